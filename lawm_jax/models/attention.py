@@ -1,0 +1,98 @@
+"""The one attention of the project: 3D RoPE in V-JEPA 2's layout and step masks.
+
+Tokens of a video are laid out step-major: a sequence of L = T * N tokens holds
+step 0's N = h * w patch tokens first (row-major), then step 1's, and so on.
+Dimension letters: B batch, T steps, N tokens per step, L = T * N, D width,
+H heads, K head dim.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def grid_positions(steps: int, height: int, width: int) -> np.ndarray:
+    """Integer (t, h, w) positions of a step-major token grid, shape (L, 3)."""
+    t, h, w = np.meshgrid(np.arange(steps), np.arange(height), np.arange(width), indexing="ij")
+    return np.stack([t.ravel(), h.ravel(), w.ravel()], axis=-1).astype(np.float32)
+
+
+def rope_axis_dim(head_dim: int) -> int:
+    """Channels rotated per axis: 2 * floor(floor(K / 3) / 2), as V-JEPA 2 does."""
+    return 2 * ((head_dim // 3) // 2)
+
+
+def _rotate(x, pos):
+    """Rotates channel pairs (2i, 2i+1) of x[..., L, d] by angles pos[L] * omega.
+
+    V-JEPA 2's layout, kept for checkpoint compatibility: the d/2 frequencies are
+    tiled (repeated whole), not interleaved, so channel j turns at frequency
+    omega[j mod d/2] and the two channels of a pair turn at different rates. The
+    reference calls this a known bug; pretrained weights only match with it.
+    """
+    d = x.shape[-1]
+    omega = 1.0 / 10000.0 ** (jnp.arange(d // 2, dtype=jnp.float32) / (d / 2.0))
+    angle = pos[:, None] * omega[None, :]  # (L, d/2)
+    cos = jnp.tile(jnp.cos(angle), (1, 2)).astype(x.dtype)
+    sin = jnp.tile(jnp.sin(angle), (1, 2)).astype(x.dtype)
+    pairs = x.reshape(*x.shape[:-1], d // 2, 2)
+    swapped = jnp.stack([-pairs[..., 1], pairs[..., 0]], axis=-1).reshape(x.shape)
+    return x * cos + swapped * sin
+
+
+def apply_rope(x_BLHK, positions_L3):
+    """3D RoPE: the first three chunks of the head dim turn with t, h, w; the rest stay."""
+    d = rope_axis_dim(x_BLHK.shape[-1])
+    x = jnp.moveaxis(x_BLHK, -2, -3)  # (B, H, L, K): positions broadcast over heads
+    parts = [_rotate(x[..., i * d:(i + 1) * d], positions_L3[:, i]) for i in range(3)]
+    parts.append(x[..., 3 * d:])
+    return jnp.moveaxis(jnp.concatenate(parts, axis=-1), -3, -2)
+
+
+def step_causal_mask(steps: int, tokens_per_step: int) -> np.ndarray:
+    """Block-causal mask (L, L): a token of step t attends to all tokens of steps <= t."""
+    step = np.repeat(np.arange(steps), tokens_per_step)
+    return step[:, None] >= step[None, :]
+
+
+class Attention(nn.Module):
+    """Multi-head attention with separate q/k/v projections (Hugging Face's layout).
+
+    Self-attention when `context` is None, else cross-attention from x to context.
+    RoPE is applied when positions are given (q and kv positions may differ).
+    """
+
+    width: int
+    num_heads: int
+    qkv_bias: bool = True
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BLD, mask=None, positions=None, context=None, context_positions=None):
+        if self.width % self.num_heads:
+            raise ValueError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
+        head_dim = self.width // self.num_heads
+        kv_in = x_BLD if context is None else context
+        kv_positions = positions if context is None else context_positions
+        dense = lambda name, bias: nn.DenseGeneral(  # noqa: E731
+            (self.num_heads, head_dim), use_bias=bias, dtype=self.dtype, name=name)
+        q = dense("query", self.qkv_bias)(x_BLD)
+        k = dense("key", self.qkv_bias)(kv_in)
+        v = dense("value", self.qkv_bias)(kv_in)
+        if positions is not None:
+            q = apply_rope(q, positions)
+        if kv_positions is not None:
+            k = apply_rope(k, kv_positions)
+        if mask is not None:
+            mask = jnp.asarray(mask, bool)
+            mask = jnp.broadcast_to(mask, (1,) * (4 - mask.ndim) + mask.shape)
+        # Softmax in float32 whatever the compute dtype.
+        logits = jnp.einsum("bqhk,bshk->bhqs", q, k) / np.sqrt(head_dim).astype(q.dtype)
+        logits = logits.astype(jnp.float32)
+        if mask is not None:
+            logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+        weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+        out = jnp.einsum("bhqs,bshk->bqhk", weights, v)
+        return nn.DenseGeneral(self.width, axis=(-2, -1), dtype=self.dtype, name="proj")(out)

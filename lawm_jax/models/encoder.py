@@ -1,0 +1,115 @@
+"""V-JEPA 2-compatible video ViT (the frozen encoder f_theta).
+
+Parameter names mirror Hugging Face's `VJEPA2Model.encoder` so that weight import
+is a key map (lawm_jax/models/vjepa2_import.py).
+
+Temporal modes (EncoderConfig.mode):
+  frame_causal   block-causal mask over tubelet steps: s_t sees frames <= t only.
+                 The paper's "frame causal" encoder, and the default.
+  per_frame      every frame duplicated into its own tubelet and encoded alone, as
+                 V-JEPA 2-AC does: one state per frame, no temporal context.
+  bidirectional  full attention, exactly Hugging Face's encoder. Leaks the future into
+                 the past; for parity checks and feature extraction only.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from lawm_jax.models.attention import grid_positions, step_causal_mask
+from lawm_jax.models.layers import Block, TubeletEmbed, layer_norm
+
+MODES = ("frame_causal", "per_frame", "bidirectional")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    width: int = 1024
+    depth: int = 24
+    num_heads: int = 16
+    mlp_hidden: int = 4096
+    patch: int = 16
+    tubelet: int = 2
+    in_chans: int = 3
+    mode: str = "frame_causal"
+    dtype: str = "float32"
+    remat: bool = False
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "EncoderConfig":
+        if name not in ENCODER_PRESETS:
+            raise ValueError(f"unknown encoder preset {name!r}; choose from {sorted(ENCODER_PRESETS)}")
+        return dataclasses.replace(ENCODER_PRESETS[name], **overrides)
+
+    def frames_per_step(self) -> int:
+        """Raw frames behind one state s_t."""
+        return 1 if self.mode == "per_frame" else self.tubelet
+
+
+ENCODER_PRESETS = {
+    # V-JEPA 2 sizes (vit_large / vit_huge / vit_giant_xformers), head dim 64.
+    "vitl": EncoderConfig(width=1024, depth=24, num_heads=16, mlp_hidden=4096),
+    "vith": EncoderConfig(width=1280, depth=32, num_heads=16, mlp_hidden=5120),
+    "vitg": EncoderConfig(width=1408, depth=40, num_heads=22, mlp_hidden=6144),
+    # Small sizes for benchmarks and tests. tiny's head dim 32 rotates 3 x 10 channels
+    # and leaves 2 unrotated, so the tests exercise the same channel split as ViT-L.
+    "vits": EncoderConfig(width=384, depth=12, num_heads=6, mlp_hidden=1536),
+    "tiny": EncoderConfig(width=64, depth=2, num_heads=2, mlp_hidden=128, patch=8),
+}
+
+
+class VideoEncoder(nn.Module):
+    """Video (B, F, H, W, C), normalised pixels -> states (B, T, N, D).
+
+    T = F / tubelet (F in per_frame mode), N = (H / patch) * (W / patch).
+    """
+
+    config: EncoderConfig
+
+    @nn.compact
+    def __call__(self, video_BFHWC):
+        cfg = self.config
+        dtype = jnp.dtype(cfg.dtype)
+        b, f = video_BFHWC.shape[:2]
+        if cfg.mode == "per_frame":
+            # Each frame becomes a tubelet of `tubelet` copies of itself, encoded alone.
+            video_BFHWC = jnp.repeat(video_BFHWC.reshape(b * f, 1, *video_BFHWC.shape[2:]),
+                                     cfg.tubelet, axis=1)
+        x = TubeletEmbed(cfg.width, cfg.patch, cfg.tubelet, dtype=dtype,
+                         name="patch_embeddings")(video_BFHWC)
+        bb, t, n, d = x.shape
+        h, w = video_BFHWC.shape[2] // cfg.patch, video_BFHWC.shape[3] // cfg.patch
+        positions = grid_positions(t, h, w)
+        mask = step_causal_mask(t, n) if cfg.mode == "frame_causal" else None
+        block = nn.remat(Block) if cfg.remat else Block
+        x = x.reshape(bb, t * n, d)
+        for i in range(cfg.depth):
+            x = block(cfg.width, cfg.num_heads, cfg.mlp_hidden, dtype=dtype,
+                      name=f"layer_{i}")(x, mask, positions)
+        x = layer_norm("layernorm")(x)
+        return x.reshape(b, -1, n, d)
+
+
+def check_video_shape(cfg: EncoderConfig, shape) -> None:
+    """Raises a clear error for a video the encoder cannot tile."""
+    if len(shape) != 5:
+        raise ValueError(f"video must be (batch, frames, height, width, channels); got shape {shape}")
+    _, f, hh, ww, c = shape
+    if c != cfg.in_chans:
+        raise ValueError(f"video has {c} channels; the encoder expects {cfg.in_chans}")
+    if hh % cfg.patch or ww % cfg.patch:
+        raise ValueError(f"frame size {hh}x{ww} is not a multiple of the patch size {cfg.patch}")
+    if cfg.mode != "per_frame" and f % cfg.tubelet:
+        raise ValueError(f"{f} frames is not a multiple of the tubelet size {cfg.tubelet}")
+
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def normalize_pixels(video):
+    """uint8 (or [0, 255] float) RGB -> ImageNet-normalised float32, on the device."""
+    return (jnp.asarray(video, jnp.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD

@@ -1,0 +1,100 @@
+"""Transformer building blocks shared by every network of the project."""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lawm_jax.models.attention import Attention
+
+LN_EPS = 1e-6  # V-JEPA 2's LayerNorm epsilon, used everywhere for consistency.
+
+
+class Mlp(nn.Module):
+    width: int
+    hidden: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.Dense(self.hidden, dtype=self.dtype, name="fc1")(x)
+        x = nn.gelu(x, approximate=False)  # exact GELU, as Hugging Face's "gelu"
+        return nn.Dense(self.width, dtype=self.dtype, name="fc2")(x)
+
+
+def layer_norm(name=None, affine=True):
+    # Statistics in float32 even under bf16 compute.
+    return nn.LayerNorm(epsilon=LN_EPS, use_bias=affine, use_scale=affine,
+                        dtype=jnp.float32, name=name)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x))."""
+
+    width: int
+    num_heads: int
+    mlp_hidden: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, mask=None, positions=None):
+        h = layer_norm("norm1")(x).astype(self.dtype)
+        x = x + Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(
+            h, mask=mask, positions=positions)
+        h = layer_norm("norm2")(x).astype(self.dtype)
+        return x + Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(h)
+
+
+class AdaLNZeroBlock(nn.Module):
+    """Pre-norm block modulated per step by a conditioning vector (DiT's AdaLN-zero).
+
+    cond_BTC holds one vector per step; its shift, scale and gate apply to all of
+    that step's tokens. The modulation starts at zero, so at init every gate is 0
+    and the block is the identity: the conditioning cannot matter before training.
+    """
+
+    width: int
+    num_heads: int
+    mlp_hidden: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x_BTND, cond_BTC, mask=None, positions=None):
+        b, t, n, d = x_BTND.shape
+        mod = nn.Dense(6 * self.width, kernel_init=nn.initializers.zeros,
+                       dtype=self.dtype, name="modulation")(nn.silu(cond_BTC))
+        shift1, scale1, gate1, shift2, scale2, gate2 = jnp.split(mod[:, :, None], 6, axis=-1)
+        flat = lambda y: y.reshape(b, t * n, d)  # noqa: E731
+        h = layer_norm("norm1", affine=False)(x_BTND) * (1 + scale1) + shift1
+        attn = Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(
+            flat(h.astype(self.dtype)), mask=mask, positions=positions)
+        x_BTND = x_BTND + gate1 * attn.reshape(b, t, n, d)
+        h = layer_norm("norm2", affine=False)(x_BTND) * (1 + scale2) + shift2
+        return x_BTND + gate2 * Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(
+            h.astype(self.dtype))
+
+
+class TubeletEmbed(nn.Module):
+    """Conv3D with stride = kernel = (tubelet, patch, patch), written as one matmul.
+
+    Input (B, F, H, W, C); output (B, T, h*w, D) with T = F / tubelet, tokens row-major.
+    The kernel is stored (tubelet, patch, patch, C, D), flax's Conv layout.
+    """
+
+    width: int
+    patch: int
+    tubelet: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, video_BFHWC):
+        b, f, hh, ww, c = video_BFHWC.shape
+        p, q = self.patch, self.tubelet
+        if f % q or hh % p or ww % p:
+            raise ValueError(f"video of {f} frames of {hh}x{ww} does not tile into tubelets "
+                             f"of {q} frames x {p}x{p} pixels")
+        t, h, w = f // q, hh // p, ww // p
+        x = video_BFHWC.reshape(b, t, q, h, p, w, p, c).transpose(0, 1, 3, 5, 2, 4, 6, 7)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (q, p, p, c, self.width))
+        bias = self.param("bias", nn.initializers.zeros, (self.width,))
+        x = jnp.einsum("bthwqpoc,qpocd->bthwd", x.astype(self.dtype), kernel.astype(self.dtype))
+        return (x + bias.astype(self.dtype)).reshape(b, t, h * w, self.width)

@@ -1,0 +1,57 @@
+"""World-model predictor p_psi(s_{0:t}, z_t) -> s_{t+1}.
+
+A ViT over all steps' tokens with 3D RoPE and a block-causal mask over steps, so
+output step t uses states <= t only; each step is conditioned on its own latent
+z_t through AdaLN-zero blocks (the paper's per-frame variant of DiT's AdaLN-zero).
+Output step t is the prediction of s_{t+1} (teacher forcing: all steps at once).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lawm_jax.models.attention import grid_positions, step_causal_mask
+from lawm_jax.models.layers import AdaLNZeroBlock, layer_norm
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictorConfig:
+    width: int = 1024
+    depth: int = 24
+    num_heads: int = 16
+    mlp_hidden: int = 4096
+    # Predict s_{t+1} - s_t instead of s_{t+1} (output head zero-initialised, so the
+    # untrained model copies the last state). A departure from the paper; see DESIGN.md.
+    residual: bool = False
+    dtype: str = "float32"
+    remat: bool = False
+
+
+class Predictor(nn.Module):
+    """States (B, T, N, D) and latents (B, T, A) -> predicted next states (B, T, N, D)."""
+
+    config: PredictorConfig
+    grid: tuple[int, int]
+
+    @nn.compact
+    def __call__(self, states_BTND, latents_BTA):
+        cfg = self.config
+        dtype = jnp.dtype(cfg.dtype)
+        b, t, n, d = states_BTND.shape
+        if latents_BTA.shape[:2] != (b, t):
+            raise ValueError(f"latents {latents_BTA.shape} do not match states {states_BTND.shape}: "
+                             "one latent per predicted step is needed")
+        x = nn.Dense(cfg.width, dtype=dtype, name="embed")(states_BTND)
+        cond = nn.Dense(cfg.width, dtype=dtype, name="action_embed")(latents_BTA.astype(jnp.float32))
+        positions = grid_positions(t, *self.grid)
+        mask = step_causal_mask(t, n)
+        block = nn.remat(AdaLNZeroBlock) if cfg.remat else AdaLNZeroBlock
+        for i in range(cfg.depth):
+            x = block(cfg.width, cfg.num_heads, cfg.mlp_hidden, dtype=dtype,
+                      name=f"layer_{i}")(x, cond, mask, positions)
+        x = layer_norm("norm")(x)
+        head_init = nn.initializers.zeros if cfg.residual else nn.initializers.lecun_normal()
+        out = nn.Dense(d, dtype=jnp.float32, kernel_init=head_init, name="proj")(x)
+        return states_BTND.astype(jnp.float32) + out if cfg.residual else out

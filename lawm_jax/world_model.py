@@ -1,0 +1,152 @@
+"""The latent-action world model: frozen encoder + IDM + bottleneck + predictor.
+
+Every method is a pure function of a parameter pytree
+    params = {"encoder": ..., "idm": ..., "predictor": ..., "bottleneck": ...}
+so it can be jitted, vmapped, differentiated and sharded. Conventions (one place):
+  states   (B, T, N, D)  s_t = encoder output for step t (one step = `tubelet` frames)
+  latents  (B, T-1, A)   z_t = g(s_t, s_{t+1}) explains the transition t -> t+1
+  predict  output step t is the prediction of s_{t+1} from s_{0:t} and z_{0:t}.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lawm_jax.models import bottlenecks
+from lawm_jax.models.bottlenecks import BottleneckConfig, BottleneckOutput
+from lawm_jax.models.encoder import EncoderConfig, VideoEncoder, check_video_shape, normalize_pixels
+from lawm_jax.models.idm import IDMConfig, InverseDynamics
+from lawm_jax.models.predictor import Predictor, PredictorConfig
+
+Params = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldModelConfig:
+    encoder: EncoderConfig = EncoderConfig()
+    idm: IDMConfig = IDMConfig()
+    predictor: PredictorConfig = PredictorConfig()
+    bottleneck: BottleneckConfig = BottleneckConfig()
+    image_size: tuple[int, int] = (256, 256)
+    frames: int = 16
+    # LayerNorm (no affine) on encoder outputs, as V-JEPA 2-AC does (normalize_reps).
+    normalize_states: bool = True
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.image_size[0] // self.encoder.patch, self.image_size[1] // self.encoder.patch
+
+    @property
+    def steps(self) -> int:
+        return self.frames // self.encoder.frames_per_step()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WorldModelConfig":
+        return cls(encoder=EncoderConfig(**d["encoder"]), idm=IDMConfig(**d["idm"]),
+                   predictor=PredictorConfig(**d["predictor"]),
+                   bottleneck=BottleneckConfig(**d["bottleneck"]),
+                   image_size=tuple(d["image_size"]), frames=d["frames"],
+                   normalize_states=d["normalize_states"])
+
+
+class WorldModel:
+    """Stateless: holds the architecture; parameters are passed to every method."""
+
+    def __init__(self, config: WorldModelConfig):
+        self.config = config
+        self.encoder = VideoEncoder(config.encoder)
+        self.idm = (InverseDynamics(config.idm, bottlenecks.raw_dim(config.bottleneck), config.grid)
+                    if config.bottleneck.kind != "deterministic" else None)
+        self.predictor = Predictor(config.predictor, config.grid)
+
+    # -- parameters -----------------------------------------------------------------
+    def init(self, rng) -> Params:
+        cfg = self.config
+        k_enc, k_idm, k_pred, k_bn = jax.random.split(rng, 4)
+        t, n, d = cfg.steps, cfg.grid[0] * cfg.grid[1], cfg.encoder.width
+        video = jnp.zeros((1, cfg.frames, *cfg.image_size, cfg.encoder.in_chans), jnp.float32)
+        states = jnp.zeros((1, t, n, d), jnp.float32)
+        params = {
+            "encoder": self.encoder.init(k_enc, video)["params"],
+            "predictor": self.predictor.init(
+                k_pred, states[:, :-1], jnp.zeros((1, t - 1, cfg.bottleneck.latent_dim)))["params"],
+            "bottleneck": bottlenecks.init_params(cfg.bottleneck, k_bn),
+        }
+        if self.idm is not None:
+            params["idm"] = self.idm.init(k_idm, states)["params"]
+        return params
+
+    def init_bottleneck_state(self):
+        return bottlenecks.init_state(self.config.bottleneck)
+
+    # -- the four verbs ---------------------------------------------------------------
+    def encode(self, params: Params, video) -> jax.Array:
+        """Video (B, F, H, W, C), uint8 RGB or [0, 255] floats -> states (B, T, N, D)."""
+        check_video_shape(self.config.encoder, video.shape)
+        states = self.encoder.apply({"params": params["encoder"]}, normalize_pixels(video))
+        if self.config.normalize_states:
+            states = _layer_norm(states)
+        return states
+
+    def infer_actions(self, params: Params, states, rng=None, train: bool = False,
+                      axis_name=None) -> BottleneckOutput:
+        """States (B, T, N, D) -> BottleneckOutput with z of shape (B, T-1, A).
+
+        At inference (train=False) the noisy bottleneck returns its mean, no rng needed.
+        """
+        b, t = states.shape[:2]
+        cfg = self.config.bottleneck
+        if self.idm is None:  # deterministic: the predictor gets no information
+            z = jnp.zeros((b, t - 1, cfg.latent_dim), jnp.float32)
+            return BottleneckOutput(z, jnp.zeros((), jnp.float32), {}, None)
+        raw = self.idm.apply({"params": params["idm"]}, states)
+        if rng is None:
+            rng = jax.random.key(0)  # unused unless noisy and train
+        return bottlenecks.apply(cfg, params["bottleneck"], raw, rng, train, axis_name)
+
+    def predict(self, params: Params, states, latents) -> jax.Array:
+        """Teacher-forced: states (B, T, N, D), latents (B, T, A) -> (B, T, N, D), where
+        output t predicts s_{t+1} from s_{0:t} and z_{0:t}."""
+        return self.predictor.apply({"params": params["predictor"]}, states, latents)
+
+    def rollout(self, params: Params, context_states, latents, context_latents=None) -> jax.Array:
+        """Autoregressive prediction of H future states.
+
+        context_states (B, C, N, D); latents (B, H, A) drive the transitions from the last
+        context state on; context_latents (B, C-1, A) are the context's own transitions
+        (inferred with the IDM from the context when None). Returns (B, H, N, D).
+        """
+        b, c, n, d = context_states.shape
+        h = latents.shape[1]
+        if context_latents is None:
+            context_latents = (self.infer_actions(params, context_states).z if c > 1
+                               else jnp.zeros((b, 0, latents.shape[-1]), jnp.float32))
+        all_latents = jnp.concatenate([context_latents, latents], axis=1)  # (B, C+H-1, A)
+        length = c + h - 1
+        buffer = jnp.zeros((b, length, n, d), jnp.float32).at[:, :c].set(context_states)
+
+        def step(i, buf):
+            # Causal mask: position c-1+i sees only states <= c-1+i, all filled by now.
+            pred = self.predict(params, buf, all_latents)
+            nxt = jax.lax.dynamic_index_in_dim(pred, c - 1 + i, axis=1, keepdims=True)
+            return jax.lax.dynamic_update_slice_in_dim(buf, nxt, c + i, 1)
+
+        def last(buf):
+            return self.predict(params, buf, all_latents)[:, -1:]
+
+        buffer = jax.lax.fori_loop(0, h - 1, step, buffer)
+        return jnp.concatenate([buffer[:, c:], last(buffer)], axis=1)
+
+
+def _layer_norm(x, eps=1e-6):
+    x = x.astype(jnp.float32)
+    mean = jnp.mean(x, -1, keepdims=True)
+    var = jnp.var(x, -1, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+

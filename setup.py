@@ -1,0 +1,32 @@
+"""lawm_jax: latent-action world models in JAX (Garrido et al., arXiv 2601.05230)."""
+import setuptools
+
+setuptools.setup(
+    name="lawm_jax",
+    version="0.1.0",
+    description="Learning latent action world models in the wild, in JAX/Flax.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["lawm_jax", "lawm_jax.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        "jax>=0.7.0",
+        "flax>=0.11.0",
+        "optax>=0.2.6",
+        "orbax-checkpoint>=0.11.20",
+        "grain>=0.2.12",
+        "ml-collections>=1.1.0",
+        "chex>=0.1.90",
+        "absl-py>=2.1.0",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0"],
+        # Weight import and the Hugging Face parity test. On CPU-only machines install
+        # torch first from the CPU index (see README), or pip pulls a CUDA build.
+        "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],
+        "tfds": ["tensorflow-datasets>=4.9.9"],
+        "sim": ["mujoco>=3.2"],
+        "video": ["av>=12.0"],
+    },
+)
