@@ -14,7 +14,7 @@ from lawm_jax.world_model import Params, WorldModel
 
 
 def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, axis_name=None):
-    """Returns (loss, aux); aux holds metrics and, for vq, the codes and raw latents."""
+    """Returns (loss, aux); aux holds metrics and, for vq, the codes and pre-quantisation latents."""
     states = jax.lax.stop_gradient(states.astype(jnp.float32))
     out = wm.infer_actions(params, states, rng, train=train, axis_name=axis_name)
     pred = wm.predict(params, states[:, :-1], out.z)
@@ -27,4 +27,4 @@ def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, ax
     loss = pred_loss + out.loss
     metrics = {"loss": loss, "pred_l1": pred_loss, "latent_loss": out.loss,
                **{f"bottleneck/{k}": v for k, v in out.metrics.items()}}
-    return loss, {"metrics": metrics, "codes": out.codes}
+    return loss, {"metrics": metrics, "codes": out.codes, "raw": out.raw}

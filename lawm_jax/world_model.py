@@ -104,7 +104,7 @@ class WorldModel:
         cfg = self.config.bottleneck
         if self.idm is None:  # deterministic: the predictor gets no information
             z = jnp.zeros((b, t - 1, cfg.latent_dim), jnp.float32)
-            return BottleneckOutput(z, jnp.zeros((), jnp.float32), {}, None)
+            return BottleneckOutput(z, jnp.zeros((), jnp.float32), {})
         raw = self.idm.apply({"params": params["idm"]}, states)
         if rng is None:
             rng = jax.random.key(0)  # unused unless noisy and train

@@ -47,7 +47,8 @@ class BottleneckOutput(NamedTuple):
     z: jax.Array            # (..., latent_dim) latent fed to the predictor
     loss: jax.Array         # scalar L_z
     metrics: dict[str, jax.Array]
-    codes: jax.Array | None  # vq code indices (...,), else None
+    codes: jax.Array | None = None  # vq: code indices (...,)
+    raw: jax.Array | None = None    # vq: the pre-quantisation latents, for dead-code resets
 
 
 def raw_dim(cfg: BottleneckConfig) -> int:
@@ -155,15 +156,15 @@ def apply(cfg: BottleneckConfig, params, raw, rng, train: bool = True,
     zero = jnp.zeros((), jnp.float32)
     if cfg.kind == "sparse":
         loss, metrics = sparse_loss(raw, cfg, axis_name)
-        return BottleneckOutput(raw.astype(jnp.float32), loss, metrics, None)
+        return BottleneckOutput(raw.astype(jnp.float32), loss, metrics)
     if cfg.kind == "noisy":
         z, loss, metrics = noisy_latent(raw, cfg, rng, train, axis_name)
-        return BottleneckOutput(z, loss, metrics, None)
+        return BottleneckOutput(z, loss, metrics)
     if cfg.kind == "vq":
         z, loss, metrics, codes = vq_latent(raw, params["codebook"], cfg, axis_name)
-        return BottleneckOutput(z, loss, metrics, codes)
+        return BottleneckOutput(z, loss, metrics, codes, raw)
     if cfg.kind == "unconstrained":
-        return BottleneckOutput(raw.astype(jnp.float32), zero, {}, None)
+        return BottleneckOutput(raw.astype(jnp.float32), zero, {})
     if cfg.kind == "deterministic":
         raise ValueError("the deterministic model has no latent; use zeros (WorldModel does)")
     raise ValueError(f"unknown bottleneck kind {cfg.kind!r}; choose from {KINDS}")

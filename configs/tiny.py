@@ -1,0 +1,51 @@
+"""Tiny CPU run on procedural moving shapes (a few minutes on 2 cores).
+
+    python -m lawm_jax.main --config=configs/tiny.py --workdir=/tmp/lawm_tiny
+    python -m lawm_jax.main --config=configs/tiny.py:noisy --workdir=/tmp/lawm_noisy \
+        --config.train.steps=100
+
+The optional argument picks the bottleneck: sparse (default), noisy, vq,
+deterministic or unconstrained. Frozen random tiny encoder, 8 frames of 32x32.
+"""
+import dataclasses
+
+import ml_collections
+
+from lawm_jax.models.encoder import EncoderConfig
+
+
+def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.job = "train"
+    c.seed = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.encoder = dataclasses.asdict(EncoderConfig.preset("tiny"))
+    c.model.encoder_checkpoint = ""  # Orbax dir from tools/convert_vjepa2.py; "" = random, frozen
+    c.model.idm = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32", remat=False)
+    c.model.predictor = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, residual=True,
+                             dtype="float32", remat=False)
+    c.model.bottleneck = dict(
+        kind=bottleneck or "sparse", latent_dim=16,
+        l1=0.01, l2=1.0, var_coef=0.1, cov_coef=0.001, mean_coef=0.1, var_eps=1e-4,
+        beta=1e-4, codebook_size=64, commitment=0.25, reset_every=50)
+    c.model.normalize_states = True
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "shapes"  # procedural moving shapes (lawm_jax/data/synthetic.py)
+    c.data.num_clips = 512
+    c.data.frames = 8
+    c.data.image_size = 32
+    c.data.global_batch = 16
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 300
+    c.train.muon_lr = 0.02
+    c.train.adam_lr = 1e-3
+    c.train.weight_decay = 0.04
+    c.train.warmup_frac = 0.1
+    c.train.clip_norm = 1.0
+    c.train.log_every = 50
+    c.train.ckpt_every = 100
+    c.train.keep_checkpoints = 2
+    return c

@@ -1,0 +1,73 @@
+"""Orbax checkpoints: converted encoders and training runs.
+
+An encoder checkpoint is a directory holding `params/` (Orbax) and
+`encoder_config.json` (the architecture it was converted from); the run config's
+`model.encoder_checkpoint` points at it. A run's checkpoints live under
+`WORKDIR/checkpoints/<step>/` (Orbax CheckpointManager: train state + data iterator).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from lawm_jax.models.encoder import EncoderConfig
+
+# Fields that fix the weights' shapes and meaning; mode, dtype and remat are run-time choices.
+_ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
+
+
+def save_encoder(directory: str, params, cfg: EncoderConfig) -> None:
+    directory = os.path.abspath(directory)
+    if os.path.exists(os.path.join(directory, "params")):
+        raise FileExistsError(f"{directory} already holds an encoder checkpoint; choose a new --output "
+                              "or delete it first")
+    os.makedirs(directory, exist_ok=True)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(os.path.join(directory, "params"), jax.tree.map(np.asarray, params))
+        ckptr.wait_until_finished()
+    # Written last: a directory without it is an incomplete conversion.
+    with open(os.path.join(directory, "encoder_config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=2)
+
+
+def load_encoder(directory: str, expected: EncoderConfig | None = None):
+    """Returns (params, EncoderConfig). With `expected`, the architectures must agree
+    (mode, dtype and remat are taken from `expected`)."""
+    directory = os.path.abspath(directory)
+    cfg_path = os.path.join(directory, "encoder_config.json")
+    if not os.path.exists(cfg_path):
+        raise FileNotFoundError(f"{directory} is not an encoder checkpoint (no encoder_config.json); "
+                                "create one with tools/convert_vjepa2.py")
+    with open(cfg_path) as f:
+        cfg = EncoderConfig(**json.load(f))
+    if expected is not None:
+        diff = [f"{k}: checkpoint {getattr(cfg, k)} vs config {getattr(expected, k)}"
+                for k in _ARCH_FIELDS if getattr(cfg, k) != getattr(expected, k)]
+        if diff:
+            raise ValueError(f"encoder checkpoint {directory} does not match config.model.encoder: "
+                             + "; ".join(diff))
+        cfg = expected
+    with ocp.StandardCheckpointer() as ckptr:
+        params = ckptr.restore(os.path.join(directory, "params"))
+    return params, cfg
+
+
+def checkpoint_manager(directory: str, keep: int) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+    return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def save_train_state(mngr: ocp.CheckpointManager, step: int, state, data_state: dict) -> None:
+    mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                            data=ocp.args.JsonSave(data_state)))
+
+
+def restore_train_state(mngr: ocp.CheckpointManager, step: int, abstract_state):
+    restored = mngr.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    return restored["state"], restored["data"]

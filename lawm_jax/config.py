@@ -1,0 +1,93 @@
+"""Checks a run config and turns its model section into a WorldModelConfig.
+
+Every check runs before anything is built or compiled, and a failure names the
+field, its value and what would be valid.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
+from lawm_jax.models.encoder import MODES, EncoderConfig
+from lawm_jax.models.idm import IDMConfig
+from lawm_jax.models.predictor import PredictorConfig
+from lawm_jax.world_model import WorldModelConfig
+
+JOBS = ("train",)
+DATA_SOURCES = ("shapes",)
+DTYPES = ("float32", "bfloat16")
+
+
+class ConfigError(ValueError):
+    """A config field has a value the run cannot use."""
+
+
+def _check(ok: bool, field: str, value, why: str):
+    if not ok:
+        raise ConfigError(f"config.{field}={value!r}: {why}")
+
+
+def _section(cls, section, name):
+    known = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(section) - known)
+    _check(not extra, name, extra, f"unknown field(s); {cls.__name__} has {sorted(known)}")
+    return cls(**dict(section))
+
+
+def _check_transformer(cfg, name):
+    _check(cfg.width > 0 and cfg.depth >= 0, f"{name}.width", cfg.width, "must be positive")
+    _check(cfg.num_heads > 0 and cfg.width % cfg.num_heads == 0, f"{name}.num_heads", cfg.num_heads,
+           f"must divide {name}.width={cfg.width}")
+    _check(cfg.dtype in DTYPES, f"{name}.dtype", cfg.dtype, f"must be one of {DTYPES}")
+
+
+def world_model_config(config) -> WorldModelConfig:
+    """config.model + config.data -> WorldModelConfig, validated."""
+    m = config.model
+    enc = _section(EncoderConfig, m.encoder, "model.encoder")
+    idm = _section(IDMConfig, m.idm, "model.idm")
+    pred = _section(PredictorConfig, m.predictor, "model.predictor")
+    bn = _section(BottleneckConfig, m.bottleneck, "model.bottleneck")
+    _check(enc.mode in MODES, "model.encoder.mode", enc.mode, f"must be one of {MODES}")
+    for cfg, name in ((enc, "model.encoder"), (idm, "model.idm"), (pred, "model.predictor")):
+        _check_transformer(cfg, name)
+    _check(bn.kind in KINDS, "model.bottleneck.kind", bn.kind, f"must be one of {KINDS}")
+    _check(bn.latent_dim > 0, "model.bottleneck.latent_dim", bn.latent_dim, "must be positive")
+    for field in ("l1", "l2", "var_coef", "cov_coef", "mean_coef", "beta", "commitment"):
+        value = getattr(bn, field)
+        _check(value >= 0, f"model.bottleneck.{field}", value, "must be >= 0")
+    _check(bn.codebook_size >= 2, "model.bottleneck.codebook_size", bn.codebook_size, "must be >= 2")
+    _check(bn.reset_every >= 1, "model.bottleneck.reset_every", bn.reset_every, "must be >= 1")
+    size = config.data.image_size
+    _check(size > 0 and size % enc.patch == 0, "data.image_size", size,
+           f"must be a positive multiple of model.encoder.patch={enc.patch}")
+    frames = config.data.frames
+    step_frames = enc.frames_per_step()
+    _check(frames % step_frames == 0, "data.frames", frames,
+           f"must be a multiple of model.encoder.tubelet={enc.tubelet}")
+    _check(frames // step_frames >= 2, "data.frames", frames,
+           f"gives {frames // step_frames} step(s); a transition needs at least 2")
+    return WorldModelConfig(encoder=enc, idm=idm, predictor=pred, bottleneck=bn,
+                            image_size=(size, size), frames=frames,
+                            normalize_states=bool(m.normalize_states))
+
+
+def validate(config) -> WorldModelConfig:
+    """Checks the whole run config; returns the model config."""
+    _check(config.job in JOBS, "job", config.job, f"must be one of {JOBS}")
+    _check(config.data.source in DATA_SOURCES, "data.source", config.data.source,
+           f"must be one of {DATA_SOURCES}")
+    _check(config.data.global_batch >= 2, "data.global_batch", config.data.global_batch,
+           "must be >= 2 (batch statistics need two latents)")
+    _check(config.data.num_clips >= config.data.global_batch, "data.num_clips", config.data.num_clips,
+           f"must be >= data.global_batch={config.data.global_batch}")
+    t = config.train
+    _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
+    for field in ("muon_lr", "adam_lr"):
+        _check(t[field] > 0, f"train.{field}", t[field], "must be > 0")
+    _check(0 <= t.warmup_frac < 1, "train.warmup_frac", t.warmup_frac, "must be in [0, 1)")
+    _check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
+    _check(t.clip_norm > 0, "train.clip_norm", t.clip_norm, "must be > 0")
+    for field in ("log_every", "ckpt_every", "keep_checkpoints"):
+        _check(t[field] >= 1, f"train.{field}", t[field], "must be >= 1")
+    return world_model_config(config)

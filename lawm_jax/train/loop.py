@@ -1,0 +1,83 @@
+"""Training a LAM: config -> world model, data, optimizer, checkpoints; resumable."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+
+import jax
+import numpy as np
+from absl import logging
+
+from lawm_jax import checkpoint
+from lawm_jax.config import validate
+from lawm_jax.data.pipeline import batch_iterator, source_dataset
+from lawm_jax.train.optimizer import make_optimizer
+from lawm_jax.train.step import TrainState, init_train_state, train_step
+from lawm_jax.world_model import WorldModel
+
+CONFIG_FILE = "world_model.json"
+
+
+def prepare_encoder(config, wm: WorldModel, params, workdir: str):
+    """Frozen encoder weights: the converted checkpoint the config names, or (none named)
+    the seeded random init, saved once to WORKDIR/encoder so the run can be reloaded."""
+    path = config.model.encoder_checkpoint or os.path.join(workdir, "encoder")
+    if config.model.encoder_checkpoint or os.path.exists(os.path.join(path, "encoder_config.json")):
+        enc, _ = checkpoint.load_encoder(path, wm.config.encoder)
+        return enc, path
+    checkpoint.save_encoder(path, params["encoder"], wm.config.encoder)
+    return params["encoder"], path
+
+
+def train(config, workdir: str):
+    """Trains (or resumes) the LAM described by `config` in `workdir`.
+
+    Returns (world model, final params, list of logged metric dicts).
+    """
+    wm_cfg = validate(config)
+    wm = WorldModel(wm_cfg)
+    os.makedirs(workdir, exist_ok=True)
+    params = wm.init(jax.random.key(config.seed))
+    encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
+    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+        json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
+                   "config": config.to_dict()}, f, indent=2, default=str)
+
+    tx = make_optimizer(config.train, config.train.steps)
+    state = init_train_state(wm, tx, params)
+    data = batch_iterator(source_dataset(config.data, config.seed, wm_cfg.encoder.frames_per_step()),
+                          config.data.global_batch, config.seed)
+    mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
+                                         config.train.keep_checkpoints)
+    if mngr.latest_step() is not None:
+        state, data_state = checkpoint.restore_train_state(
+            mngr, mngr.latest_step(), jax.eval_shape(lambda: state))
+        state = TrainState(*state)
+        data.set_state(data_state)
+        logging.info("resumed from step %d in %s", int(state.step), workdir)
+
+    rng = jax.random.key(config.seed + 1)
+    step_fn = jax.jit(functools.partial(train_step, wm, tx), donate_argnums=(1,))
+    history, t0 = [], time.time()
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    for step in range(int(state.step), config.train.steps):
+        batch = next(data)
+        state, metrics = step_fn(rng, state, encoder_params, batch["video"])
+        done = step + 1
+        if done % config.train.log_every == 0 or done == config.train.steps:
+            row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
+                   "elapsed_s": time.time() - t0}
+            if not np.isfinite(row["loss"]):
+                raise FloatingPointError(f"loss is {row['loss']} at step {done}; lower the learning "
+                                         "rates (config.train.muon_lr / adam_lr)")
+            history.append(row)
+            logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        if done % config.train.ckpt_every == 0 or done == config.train.steps:
+            checkpoint.save_train_state(mngr, done, state, data.get_state())
+    mngr.wait_until_finished()
+    mngr.close()
+    return wm, {**state.params, "encoder": encoder_params}, history

@@ -1,0 +1,50 @@
+"""Muon on the hidden weight matrices, AdamW on everything else (paper §4, App. A).
+
+Hidden matrices are the kernels inside transformer blocks (`layer_*`): attention
+q/k/v/proj, MLP and AdaLN modulation. Embeddings, heads, tokens, norms, biases and
+the VQ codebook go to AdamW. Both share one schedule shape: linear warm-up over
+`warmup_frac` of the steps, then cosine to zero; gradients are clipped by global norm.
+optax.contrib.muon's defaults otherwise: momentum 0.95 with Nesterov, 5 Newton-Schulz
+steps (3.4445, -4.7750, 2.0315); AdamW b1 0.9, b2 0.999, decaying all its parameters.
+"""
+from __future__ import annotations
+
+import jax
+import optax
+from optax.contrib import MuonDimensionNumbers
+
+
+def _muon_dims(path, leaf):
+    """MuonDimensionNumbers for a hidden matrix, None for an AdamW parameter."""
+    names = [getattr(k, "key", str(k)) for k in path]
+    if names[-1] != "kernel" or not any(n.startswith("layer_") for n in names):
+        return None
+    if leaf.ndim == 2:
+        return MuonDimensionNumbers(reduction_axis=0, output_axis=1)
+    if names[-2] in ("query", "key", "value"):  # (D, heads, head_dim)
+        return MuonDimensionNumbers(reduction_axis=0, output_axis=(1, 2))
+    if names[-2] == "proj":  # (heads, head_dim, D)
+        return MuonDimensionNumbers(reduction_axis=(0, 1), output_axis=2)
+    return None
+
+
+def muon_dimension_numbers(params):
+    return jax.tree_util.tree_map_with_path(_muon_dims, params)
+
+
+def make_optimizer(train_cfg, total_steps: int) -> optax.GradientTransformation:
+    warmup = int(train_cfg.warmup_frac * total_steps)
+
+    def schedule(peak):
+        return optax.warmup_cosine_decay_schedule(0.0, peak, max(warmup, 1), max(total_steps, warmup + 1))
+
+    return optax.chain(
+        optax.clip_by_global_norm(train_cfg.clip_norm),
+        optax.contrib.muon(
+            learning_rate=schedule(train_cfg.muon_lr),
+            adam_learning_rate=schedule(train_cfg.adam_lr),
+            weight_decay=train_cfg.weight_decay,
+            adam_weight_decay=train_cfg.weight_decay,
+            muon_weight_dimension_numbers=muon_dimension_numbers,
+        ),
+    )
