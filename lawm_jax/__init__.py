@@ -1,0 +1,5 @@
+"""lawm_jax: latent-action world models (Garrido et al., arXiv 2601.05230) in JAX."""
+from lawm_jax.api import LoadedWorldModel, load_world_model
+from lawm_jax.world_model import WorldModel, WorldModelConfig
+
+__all__ = ["LoadedWorldModel", "WorldModel", "WorldModelConfig", "load_world_model"]

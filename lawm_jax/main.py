@@ -1,0 +1,32 @@
+"""Command line: python -m lawm_jax.main --config=configs/tiny.py --workdir=DIR [--config.x=...]
+
+Jobs (config.job): train -- trains the LAM (IDM + bottleneck + predictor); re-running
+the same command on the same workdir resumes from its latest checkpoint.
+"""
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from lawm_jax.config import ConfigError, validate
+from lawm_jax.train.loop import train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+JOBS = {"train": train}
+
+
+def main(argv):
+    del argv  # unused
+    config = _CONFIG.value
+    try:
+        validate(config)
+    except ConfigError as e:
+        raise app.UsageError(str(e)) from None
+    logging.info("job %s -> %s", config.job, _WORKDIR.value)
+    JOBS[config.job](config, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)
