@@ -1,0 +1,56 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lawm_jax.models.attention import apply_rope, grid_positions, rope_axis_dim, step_causal_mask
+
+
+def reference_rope(x, pos_t, pos_h, pos_w):
+    """Direct transcription of V-JEPA 2's rotate_queries_or_keys per axis chunk, written
+    channel by channel: channel j of a chunk of d turns at omega[j mod d/2]."""
+    k = x.shape[-1]
+    d = 2 * ((k // 3) // 2)
+    out = np.array(x, np.float64)
+    for axis, pos in enumerate((pos_t, pos_h, pos_w)):
+        for j in range(d):
+            omega = 1.0 / 10000 ** ((j % (d // 2)) / (d / 2))
+            c = axis * d + j
+            partner = c + 1 if j % 2 == 0 else c - 1
+            sign = -1.0 if j % 2 == 0 else 1.0
+            angle = pos[:, None] * omega  # (L, 1) broadcast over heads
+            out[..., c] = x[..., c] * np.cos(angle) + sign * x[..., partner] * np.sin(angle)
+    return out
+
+
+def test_rope_matches_the_reference_layout_channel_by_channel():
+    x = np.asarray(jax.random.normal(jax.random.key(0), (2, 12, 3, 26)))  # (B, L, H, K)
+    pos = grid_positions(2, 3, 2)
+    got = apply_rope(jnp.asarray(x), pos)
+    want = reference_rope(x, pos[:, 0], pos[:, 1], pos[:, 2])
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
+    assert rope_axis_dim(26) == 8 and rope_axis_dim(64) == 20
+
+
+def test_rope_leaves_unrotated_channels_and_position_zero_alone():
+    x = jax.random.normal(jax.random.key(1), (1, 6, 2, 26))
+    out = apply_rope(x, grid_positions(1, 3, 2))
+    np.testing.assert_array_equal(np.asarray(out[..., 24:]), np.asarray(x[..., 24:]))
+    np.testing.assert_allclose(np.asarray(out[:, 0]), np.asarray(x[:, 0]), atol=1e-6)  # (0,0,0)
+    assert not np.allclose(np.asarray(out[:, 1:, :, :24]), np.asarray(x[:, 1:, :, :24]))
+
+
+def test_grid_positions_are_step_major_row_major():
+    pos = grid_positions(2, 2, 3)
+    assert pos.shape == (12, 3)
+    np.testing.assert_array_equal(pos[:6, 0], 0)
+    np.testing.assert_array_equal(pos[6:, 0], 1)
+    np.testing.assert_array_equal(pos[:6, 1], [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(pos[:6, 2], [0, 1, 2, 0, 1, 2])
+
+
+def test_step_causal_mask():
+    m = step_causal_mask(3, 2)
+    assert m.shape == (6, 6)
+    assert m[0, 1] and m[1, 0]          # same step: both ways
+    assert m[2, 0] and not m[0, 2]      # step 1 sees step 0, not the reverse
+    assert m[5].all() and m[:2, 2:].sum() == 0
