@@ -29,7 +29,9 @@ def moving_shapes(cfg: ShapesConfig, seed: int) -> tuple[np.ndarray, np.ndarray]
     rng = np.random.default_rng(seed)
     m, f, s, k, size = cfg.num_clips, cfg.frames, cfg.image_size, cfg.num_shapes, cfg.shape_size
     steps = f // cfg.frames_per_step
-    clips = rng.integers(0, 40, (m, f, s, s, 3), dtype=np.uint8)  # dim noisy background
+    # A dim, textured background, fixed over the clip: only the squares move.
+    background = rng.integers(0, 40, (m, 1, s, s, 3), dtype=np.uint8)
+    clips = np.repeat(background, f, axis=1)
     colours = rng.integers(80, 256, (m, k, 3), dtype=np.uint8)
     pos = rng.integers(0, s - size, (m, k, 2)).astype(np.int64)
     actions = rng.integers(-cfg.max_speed, cfg.max_speed + 1, (m, steps, k, 2)).astype(np.int8)

@@ -7,6 +7,7 @@ import os
 import time
 
 import jax
+import ml_collections
 import numpy as np
 from absl import logging
 
@@ -15,7 +16,7 @@ from lawm_jax.config import validate
 from lawm_jax.data.pipeline import batch_iterator, source_dataset
 from lawm_jax.train.optimizer import make_optimizer
 from lawm_jax.train.step import TrainState, init_train_state, train_step
-from lawm_jax.world_model import WorldModel
+from lawm_jax.world_model import WorldModel, WorldModelConfig
 
 CONFIG_FILE = "world_model.json"
 
@@ -31,13 +32,25 @@ def prepare_encoder(config, wm: WorldModel, params, workdir: str):
     return params["encoder"], path
 
 
-def train(config, workdir: str):
+@functools.lru_cache(maxsize=4)
+def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple):
+    """(WorldModel, optimizer, jitted step), cached so that repeated runs in one process
+    (notebooks, sweeps, tests) compile once."""
+    wm = WorldModel(wm_cfg)
+    tx = make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
+    return wm, tx, jax.jit(functools.partial(train_step, wm, tx), donate_argnums=(1,))
+
+
+def train(config, workdir: str, max_steps: int | None = None):
     """Trains (or resumes) the LAM described by `config` in `workdir`.
+
+    max_steps stops this call after that many steps (checkpointing there); calling
+    again resumes, exactly as an uninterrupted run would have continued.
 
     Returns (world model, final params, list of logged metric dicts).
     """
     wm_cfg = validate(config)
-    wm = WorldModel(wm_cfg)
+    wm, tx, step_fn = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())))
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
     encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
@@ -45,7 +58,6 @@ def train(config, workdir: str):
         json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
                    "config": config.to_dict()}, f, indent=2, default=str)
 
-    tx = make_optimizer(config.train, config.train.steps)
     state = init_train_state(wm, tx, params)
     data = batch_iterator(source_dataset(config.data, config.seed, wm_cfg.encoder.frames_per_step()),
                           config.data.global_batch, config.seed)
@@ -59,10 +71,11 @@ def train(config, workdir: str):
         logging.info("resumed from step %d in %s", int(state.step), workdir)
 
     rng = jax.random.key(config.seed + 1)
-    step_fn = jax.jit(functools.partial(train_step, wm, tx), donate_argnums=(1,))
     history, t0 = [], time.time()
     metrics_path = os.path.join(workdir, "metrics.jsonl")
-    for step in range(int(state.step), config.train.steps):
+    start = int(state.step)
+    stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
+    for step in range(start, stop):
         batch = next(data)
         state, metrics = step_fn(rng, state, encoder_params, batch["video"])
         done = step + 1
@@ -76,7 +89,7 @@ def train(config, workdir: str):
             logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
-        if done % config.train.ckpt_every == 0 or done == config.train.steps:
+        if done % config.train.ckpt_every == 0 or done == stop:
             checkpoint.save_train_state(mngr, done, state, data.get_state())
     mngr.wait_until_finished()
     mngr.close()

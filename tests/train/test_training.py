@@ -1,0 +1,89 @@
+"""Training runs end to end: determinism, exact resume, and learning."""
+import json
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from configs import tiny
+from lawm_jax import load_world_model
+from lawm_jax.objective import lam_loss
+from lawm_jax.train.loop import train
+
+
+def small_config(kind="unconstrained", steps=6, **train):
+    c = tiny.get_config(kind)
+    c.data.num_clips = 32
+    c.data.global_batch = 4
+    c.train.steps = steps
+    c.train.log_every = 1
+    c.train.ckpt_every = 3
+    c.train.update(train)
+    return c
+
+
+def test_same_seed_same_bits(tmp_path):
+    _, p1, h1 = train(small_config("vq"), str(tmp_path / "a"))
+    _, p2, h2 = train(small_config("vq"), str(tmp_path / "b"))
+    chex.assert_trees_all_equal(p1, p2)
+    assert [r["loss"] for r in h1] == [r["loss"] for r in h2]
+    c = small_config("vq")
+    c.seed = 1
+    _, p3, _ = train(c, str(tmp_path / "c"))
+    assert not np.array_equal(p1["predictor"]["embed"]["kernel"], p3["predictor"]["embed"]["kernel"])
+
+
+def test_resume_continues_bit_identically(tmp_path):
+    """Stop after 3 steps, re-run the same command: same parameters and losses as one run."""
+    _, straight, h_straight = train(small_config("noisy"), str(tmp_path / "straight"))
+    train(small_config("noisy"), str(tmp_path / "resumed"), max_steps=2)  # checkpoint at 2
+    train(small_config("noisy"), str(tmp_path / "resumed"), max_steps=1)
+    _, resumed, h_resumed = train(small_config("noisy"), str(tmp_path / "resumed"))
+    chex.assert_trees_all_equal(straight, resumed)
+    assert [r["loss"] for r in h_straight[3:]] == [r["loss"] for r in h_resumed]
+    assert sorted(os.listdir(tmp_path / "resumed" / "checkpoints")) == ["3", "6"]  # keep 2
+    rows = [json.loads(line) for line in open(tmp_path / "resumed" / "metrics.jsonl")]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
+def test_load_world_model_round_trip(tmp_path):
+    wm, params, _ = train(small_config("sparse", steps=3), str(tmp_path))
+    model = load_world_model(str(tmp_path))
+    assert model.step == 3
+    chex.assert_trees_all_equal(model.params, params)
+    video = np.random.default_rng(0).integers(0, 256, (2, 8, 32, 32, 3), dtype=np.uint8)
+    states = model.encode(video)
+    z = model.infer_actions(states)
+    chex.assert_shape(z, (2, 3, 16))
+    chex.assert_shape(model.predict(states[:, :-1], z), (2, 3, 16, 64))
+    chex.assert_shape(model.rollout(states[:, :1], z), (2, 3, 16, 64))
+    with pytest.raises(FileNotFoundError, match="not a lawm_jax run directory"):
+        load_world_model(str(tmp_path / "checkpoints"))
+
+
+def held_out_error(wm, params, seed=1234, clips=64):
+    from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
+    video, _ = moving_shapes(ShapesConfig(num_clips=clips), seed)
+
+    @jax.jit
+    def err(params, video):
+        return lam_loss(wm, params, wm.encode(params, video), jax.random.key(0), train=False)[1]
+
+    return float(err(params, video)["metrics"]["pred_l1"])
+
+
+def test_the_latent_carries_information(tmp_path):
+    """300 steps on moving shapes whose velocities change every step: with a latent the
+    held-out one-step error must fall clearly below the deterministic model's."""
+    errors = {}
+    for kind in ("deterministic", "unconstrained"):
+        c = tiny.get_config(kind)
+        c.train.steps = 300
+        c.train.log_every = 300
+        c.train.ckpt_every = 300
+        wm, params, _ = train(c, str(tmp_path / kind))
+        errors[kind] = held_out_error(wm, params)
+    # Measured: 0.226 vs 0.245 (seed 0) and 0.232 vs 0.254 (seed 1), a ratio of ~0.92.
+    assert errors["unconstrained"] < 0.97 * errors["deterministic"], errors
