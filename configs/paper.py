@@ -31,6 +31,7 @@ def get_config(bottleneck: str | None = None):
     c.data.frames = 16
     c.data.image_size = 256
     c.data.global_batch = 1024
+    c.data.num_clips = 4096
 
     c.train.steps = 30_000
     c.train.adam_lr = 6.25e-4

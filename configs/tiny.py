@@ -48,4 +48,5 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 50
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
+    c.lock()  # overrides and edits must name existing fields
     return c

@@ -1,0 +1,68 @@
+"""Configs: the shipped ones validate, bad values fail early naming the field."""
+import pytest
+
+from configs import paper, tiny
+from lawm_jax.config import ConfigError, validate
+
+
+@pytest.mark.parametrize("kind", ["sparse", "noisy", "vq", "deterministic", "unconstrained"])
+def test_tiny_config_validates_for_every_bottleneck(kind):
+    wm_cfg = validate(tiny.get_config(kind))
+    assert wm_cfg.bottleneck.kind == kind
+    assert wm_cfg.encoder.mode == "frame_causal"  # the default cannot leak the future
+
+
+def test_paper_config_is_the_papers_recipe():
+    c = paper.get_config("noisy")
+    wm_cfg = validate(c)
+    enc = wm_cfg.encoder
+    assert (enc.width, enc.depth, enc.num_heads, enc.patch, enc.tubelet) == (1024, 24, 16, 16, 2)
+    assert enc.mode == "frame_causal"
+    pred = wm_cfg.predictor
+    assert (pred.width, pred.depth, pred.num_heads, pred.mlp_hidden) == (1024, 24, 16, 4096)
+    assert wm_cfg.bottleneck.latent_dim == 128 and wm_cfg.bottleneck.beta == 5e-5
+    assert (c.data.frames, c.data.image_size, c.data.global_batch) == (16, 256, 1024)
+    assert wm_cfg.steps == 8 and wm_cfg.grid == (16, 16)
+    t = c.train
+    assert (t.steps, t.muon_lr, t.adam_lr, t.weight_decay, t.warmup_frac) == (30_000, 0.02, 6.25e-4, 0.04, 0.1)
+    sparse = paper.get_config("sparse").model.bottleneck
+    assert (sparse.l1, sparse.l2, sparse.var_coef, sparse.cov_coef, sparse.mean_coef) == (0.01, 1.0, 0.1, 0.001, 0.1)
+    vq = paper.get_config("vq").model.bottleneck
+    assert (vq.commitment, vq.reset_every) == (0.25, 293)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("model.bottleneck.kind", "gumbel", "config.model.bottleneck.kind='gumbel': must be one of"),
+    ("model.encoder.mode", "causalish", "config.model.encoder.mode='causalish'"),
+    ("model.encoder.num_heads", 3, "config.model.encoder.num_heads=3: must divide"),
+    ("model.predictor.dtype", "float16", "config.model.predictor.dtype='float16'"),
+    ("model.bottleneck.beta", -1.0, "config.model.bottleneck.beta=-1.0: must be >= 0"),
+    ("data.image_size", 30, "config.data.image_size=30: must be a positive multiple of"),
+    ("data.frames", 7, "config.data.frames=7: must be a multiple of"),
+    ("data.frames", 2, "config.data.frames=2: gives 1 step"),
+    ("data.global_batch", 1, "config.data.global_batch=1"),
+    ("data.source", "youtube", "config.data.source='youtube'"),
+    ("train.steps", 0, "config.train.steps=0"),
+    ("train.warmup_frac", 1.0, "config.train.warmup_frac=1.0"),
+    ("job", "dance", "config.job='dance'"),
+])
+def test_bad_values_name_their_field(field, value, message):
+    c = tiny.get_config()
+    section = c
+    *parents, leaf = field.split(".")
+    for p in parents:
+        section = section[p]
+    with section.unlocked() if hasattr(section, "unlocked") else c.unlocked():
+        section[leaf] = value
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        validate(c)
+
+
+def test_unknown_fields_are_rejected():
+    c = tiny.get_config()
+    with pytest.raises(AttributeError, match="Did you mean"):  # the shipped configs are locked
+        c.train.stepz = 3
+    with c.unlocked():  # a config built by hand in a notebook is checked by validate()
+        c.model.idm.depthh = 3
+    with pytest.raises(ConfigError, match=r"config.model.idm=\['depthh'\]: unknown field"):
+        validate(c)

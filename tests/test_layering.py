@@ -1,0 +1,40 @@
+"""Nothing below imports anything above: models/ and data/ know nothing of training."""
+import ast
+import os
+
+import pytest
+
+PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lawm_jax")
+
+# layer -> lawm_jax modules it may import
+ALLOWED = {
+    "models": {"lawm_jax.models"},
+    "data": {"lawm_jax.data"},
+}
+
+
+def imports_of(path):
+    tree = ast.parse(open(path).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_lower_layers_do_not_import_upwards(layer):
+    folder = os.path.join(PKG, layer)
+    files = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py")]
+    assert files
+    for path in files:
+        for name in imports_of(path):
+            if name.startswith("lawm_jax"):
+                assert any(name == a or name.startswith(a + ".") for a in ALLOWED[layer]), \
+                    f"{os.path.relpath(path, PKG)} imports {name}"
+
+
+def test_world_model_uses_only_models():
+    for name in imports_of(os.path.join(PKG, "world_model.py")):
+        if name.startswith("lawm_jax"):
+            assert name.startswith("lawm_jax.models"), name

@@ -1,0 +1,40 @@
+"""The command line, as a user runs it (a real subprocess)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_main(*args):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)  # a plain single-device run, as a user would have
+    return subprocess.run([sys.executable, "-m", "lawm_jax.main", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_train_then_resume_from_the_command_line(tmp_path):
+    common = ["--config=configs/tiny.py:vq", f"--workdir={tmp_path}", "--config.data.num_clips=16",
+              "--config.data.global_batch=4", "--config.train.log_every=1", "--config.train.steps=4"]
+    first = run_main(*common, "--config.train.ckpt_every=2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2", "4"]
+    second = run_main(*common[:-1], "--config.train.steps=6")  # longer run: resumes at 4
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resumed from step 4" in second.stderr
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    saved = json.load(open(tmp_path / "world_model.json"))
+    assert saved["model"]["bottleneck"]["kind"] == "vq"
+
+
+def test_bad_config_values_fail_before_anything_runs(tmp_path):
+    bad = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}",
+                   "--config.model.bottleneck.kind=gumbel")
+    assert bad.returncode != 0
+    assert "config.model.bottleneck.kind='gumbel'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert not os.path.exists(tmp_path / "checkpoints")
+    typo = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.stepz=3")
+    assert typo.returncode != 0 and "stepz" in typo.stderr
