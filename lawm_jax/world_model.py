@@ -112,8 +112,8 @@ class WorldModel:
             z = jnp.zeros((b, t - 1, cfg.latent_dim), jnp.float32)
             return BottleneckOutput(z, jnp.zeros((), jnp.float32), {})
         raw = self.idm.apply({"params": params["idm"]}, states)
-        if rng is None:
-            rng = jax.random.key(0)  # unused unless noisy and train
+        if rng is None and train and cfg.kind == "noisy":
+            raise ValueError("the noisy bottleneck samples in training: pass rng")
         return bottlenecks.apply(cfg, params["bottleneck"], raw, rng, train, axis_name)
 
     def predict(self, params: Params, states, latents) -> jax.Array:

@@ -138,3 +138,36 @@ def test_predict_vmaps_over_an_extra_axis():
     batched = jax.jit(jax.vmap(wm.predict, in_axes=(None, 0, 0)))(params, s, z)
     one = jax.jit(wm.predict)(params, s[1], z[1])
     chex.assert_trees_all_close(batched[1], one, atol=1e-5)
+
+
+def test_bfloat16_compute_and_remat_match_float32():
+    import dataclasses
+    cfg = tiny_world_model_config("noisy")
+    bf16 = dataclasses.replace(
+        cfg, encoder=dataclasses.replace(cfg.encoder, dtype="bfloat16", remat=True),
+        idm=dataclasses.replace(cfg.idm, dtype="bfloat16", remat=True),
+        predictor=dataclasses.replace(cfg.predictor, dtype="bfloat16", remat=True))
+    wm32, wm16 = WorldModel(cfg), WorldModel(bf16)
+    params = wm32.init(jax.random.key(0))  # parameters stay float32 in both
+
+    def loss(wm):
+        return jax.jit(jax.value_and_grad(
+            lambda p: lam_loss(wm, p, wm.encode(p, video(1)), jax.random.key(0))[0]))(params)
+
+    (l32, g32), (l16, g16) = loss(wm32), loss(wm16)
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(g16))
+    assert abs(float(l16) - float(l32)) < 0.02 * abs(float(l32)), (l16, l32)
+
+
+def test_paper_sized_model_builds():
+    """Shapes only (no memory): the paper's ViT-L predictor with full-width AdaLN is
+    ~450M parameters (paper notes §3.2), the V-JEPA 2-L encoder ~300M."""
+    from configs import paper
+    from lawm_jax.config import validate
+    wm = WorldModel(validate(paper.get_config("noisy")))
+    shapes = jax.eval_shape(wm.init, jax.random.key(0))
+    count = {k: sum(int(np.prod(x.shape)) for x in jax.tree.leaves(v)) for k, v in shapes.items()}
+    assert 300e6 < count["encoder"] < 306e6
+    assert 440e6 < count["predictor"] < 470e6, count
+    out = jax.eval_shape(wm.encode, shapes, jax.ShapeDtypeStruct((1, 16, 256, 256, 3), jnp.uint8))
+    chex.assert_shape(out, (1, 8, 256, 1024))

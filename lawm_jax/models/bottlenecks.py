@@ -115,6 +115,8 @@ def noisy_latent(raw, cfg: BottleneckConfig, rng, train: bool, axis_name=None):
     kl_per_dim = _sum(jnp.sum(flat, 0), axis_name) / n  # (D,)
     kl = jnp.sum(kl_per_dim)
     sigma = jnp.sqrt(var).reshape(-1, var.shape[-1])
+    if train and axis_name is not None:  # independent noise on every shard
+        rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
     z = mu + jnp.sqrt(var) * jax.random.normal(rng, mu.shape) if train else mu
     metrics = {
         "kl": kl,
