@@ -14,7 +14,8 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train",)
-DATA_SOURCES = ("shapes",)
+DATA_SOURCES = ("shapes", "video")
+CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 
 
@@ -79,8 +80,17 @@ def validate(config) -> WorldModelConfig:
            f"must be one of {DATA_SOURCES}")
     _check(config.data.global_batch >= 2, "data.global_batch", config.data.global_batch,
            "must be >= 2 (batch statistics need two latents)")
-    _check(config.data.num_clips >= config.data.global_batch, "data.num_clips", config.data.num_clips,
-           f"must be >= data.global_batch={config.data.global_batch}")
+    d = config.data
+    if d.source == "shapes":
+        _check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
+               f"must be >= data.global_batch={d.global_batch}")
+    if d.source == "video":
+        _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos")
+        _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
+        _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
+        _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
+               "must be in [0, 1]")
+    _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

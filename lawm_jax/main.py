@@ -7,6 +7,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from lawm_jax.config import ConfigError, validate
+from lawm_jax.data.clips import DataError
 from lawm_jax.train.loop import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).",
@@ -25,7 +26,10 @@ def main(argv):
     except ConfigError as e:
         raise app.UsageError(str(e)) from None
     logging.info("job %s -> %s", config.job, _WORKDIR.value)
-    JOBS[config.job](config, _WORKDIR.value)
+    try:
+        JOBS[config.job](config, _WORKDIR.value)
+    except DataError as e:  # the user's data, not a bug: no stack trace
+        raise app.UsageError(str(e)) from None
 
 
 if __name__ == "__main__":

@@ -38,3 +38,11 @@ def test_bad_config_values_fail_before_anything_runs(tmp_path):
     assert not os.path.exists(tmp_path / "checkpoints")
     typo = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.stepz=3")
     assert typo.returncode != 0 and "stepz" in typo.stderr
+
+
+def test_missing_video_folder_is_a_clear_error(tmp_path):
+    out = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.data.source=video",
+                   f"--config.data.path={tmp_path}/nowhere")
+    assert out.returncode != 0
+    assert "does not exist" in out.stderr and "config.data.path" in out.stderr
+    assert "Traceback" not in out.stderr

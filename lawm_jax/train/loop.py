@@ -59,8 +59,9 @@ def train(config, workdir: str, max_steps: int | None = None):
                    "config": config.to_dict()}, f, indent=2, default=str)
 
     state = init_train_state(wm, tx, params)
-    data = batch_iterator(source_dataset(config.data, config.seed, wm_cfg.encoder.frames_per_step()),
-                          config.data.global_batch, config.seed)
+    records, decode = source_dataset(config.data, config.seed, wm_cfg.encoder.frames_per_step())
+    data = batch_iterator(records, config.data.global_batch, config.seed, decode,
+                          workers=config.data.workers)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints)
     if mngr.latest_step() is not None:

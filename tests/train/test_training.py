@@ -77,3 +77,17 @@ def test_the_latent_carries_information(tmp_path):
         errors[kind] = one_step_error(wm, params, held_out)["pred_l1"]
     # Measured: 0.226 vs 0.245 (seed 0) and 0.232 vs 0.254 (seed 1), a ratio of ~0.92.
     assert errors["unconstrained"] < 0.97 * errors["deterministic"], errors
+
+
+def test_training_on_decoded_video(tmp_path):
+    pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
+    from tests.data.video_files import write_video
+    (tmp_path / "videos").mkdir()
+    write_video(tmp_path / "videos" / "v0.mp4", 90, size=(48, 64))
+    write_video(tmp_path / "videos" / "v1.mp4", 60, size=(48, 64))
+    c = small_config("unconstrained", steps=2)
+    c.data.source = "video"
+    c.data.path = str(tmp_path / "videos")
+    c.data.fps = 8.0  # 8 frames at 8 fps: 1 s clips -> 3 + 2 clips
+    _, params, history = train(c, str(tmp_path / "run"))
+    assert len(history) == 2 and np.isfinite(history[-1]["loss"])

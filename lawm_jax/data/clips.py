@@ -1,0 +1,214 @@
+"""A random-access clip dataset over a folder (or list file) of videos, on Grain.
+
+    spec = ClipSpec(frames=16, fps=4.0, size=256)
+    index = build_index("/data/videos", spec)
+    clip_numbers, decode = clip_source(index, spec)   # data/pipeline.py composes them
+
+The index lists every (video, start time) clip once; it is cached beside the data
+(`<folder>/.lawm_clip_index.json`, or `<list file>.lawm_clip_index.json`) and only files
+whose size or modification time changed are probed again. Bad files (unreadable,
+zero-byte, truncated, no video stream, shorter than one clip) are skipped, reported once
+each with their path and reason, and counted in `index.bad`; more than
+`max_bad_fraction` of them stops the run with an error listing some.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import grain
+import numpy as np
+from absl import logging
+
+from lawm_jax.data.video import VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_clip, num_clips, probe
+
+INDEX_VERSION = 1
+
+
+class DataError(ValueError):
+    """The data a run was pointed at cannot feed it (the message says what to do)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    frames: int = 16
+    fps: float = 4.0
+    stride: float | None = None  # seconds between clip starts; None = back to back
+    size: int = 256              # output frames are size x size
+    crop: str = "random_resized"  # or "center"
+    scale: tuple[float, float] = (0.3, 1.0)  # area fraction of random-resized crops
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip: bool = True            # random horizontal flip
+    max_bad_fraction: float = 0.5
+
+
+@dataclasses.dataclass
+class ClipIndex:
+    clips: list[tuple[int, float]]   # (video number, start seconds)
+    videos: list[str]
+    sizes: list[tuple[int, int]]     # (height, width) as displayed
+    bad: dict[str, str]              # path -> reason
+
+
+def list_videos(path: str) -> list[str]:
+    """Video files under a folder (recursive, sorted) or named by a list file."""
+    if not os.path.exists(path):
+        raise DataError(f"video path {path} does not exist: set config.data.path to a folder or "
+                        "a list file of videos")
+    if os.path.isdir(path):
+        found = sorted(os.path.join(root, f) for root, _, files in os.walk(path) for f in files
+                       if f.lower().endswith(VIDEO_EXTENSIONS))
+        if not found:
+            raise DataError(f"{path} holds no video files ({', '.join(VIDEO_EXTENSIONS)})")
+        return found
+    base = os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        names = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    if not names:
+        raise DataError(f"list file {path} names no videos")
+    return [n if os.path.isabs(n) else os.path.join(base, n) for n in names]
+
+
+def _cache_path(path: str) -> str:
+    if os.path.isdir(path):
+        return os.path.join(path, ".lawm_clip_index.json")
+    return path + ".lawm_clip_index.json"
+
+
+def _stamp(path: str):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None) -> ClipIndex:
+    """Probes every video (reusing the cache where files are unchanged) and lists clips."""
+    videos = list_videos(path)
+    cache_file = _cache_path(path)
+    cached = {}
+    if cache and os.path.exists(cache_file):
+        try:
+            with open(cache_file) as f:
+                saved = json.load(f)
+            if saved.get("version") == INDEX_VERSION:
+                cached = saved["files"]
+        except (OSError, ValueError):
+            logging.warning("ignoring unreadable index cache %s", cache_file)
+    files = {}
+    for i, video in enumerate(videos):
+        if progress:
+            progress(i, len(videos), video)
+        entry = cached.get(video)
+        try:
+            stamp = _stamp(video)
+        except OSError as e:
+            files[video] = {"stamp": None, "bad": f"cannot stat ({e.strerror})"}
+            continue
+        if entry is None or entry["stamp"] != stamp:
+            if stamp[0] == 0:
+                entry = {"stamp": stamp, "bad": "zero-byte file"}
+            else:
+                try:
+                    info = probe(video)
+                    entry = {"stamp": stamp, "info": dataclasses.asdict(info)}
+                except BadVideo as e:
+                    entry = {"stamp": stamp, "bad": str(e)}
+        files[video] = entry
+    if cache:
+        try:
+            tmp = cache_file + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"version": INDEX_VERSION, "files": files}, f)
+            os.replace(tmp, cache_file)  # atomic: a reader never sees half a cache
+        except OSError as e:
+            logging.warning("could not write the index cache %s (%s)", cache_file, e.strerror)
+
+    clips, good, sizes, bad = [], [], [], {}
+    for video in videos:
+        entry = files[video]
+        if "bad" in entry:
+            bad[video] = entry["bad"]
+            continue
+        info = VideoInfo(**entry["info"])
+        n = num_clips(info, spec.frames, spec.fps, spec.stride)
+        if n == 0:
+            bad[video] = (f"too short: {info.duration:.2f}s < one clip of {spec.frames} frames "
+                          f"at {spec.fps} fps")
+            continue
+        stride = spec.stride or spec.frames / spec.fps
+        clips += [(len(good), k * stride) for k in range(n)]
+        good.append(video)
+        sizes.append((info.height, info.width))
+    for video, reason in bad.items():
+        logging.warning("skipping %s: %s", video, reason)
+    fraction = len(bad) / len(videos)
+    if fraction > spec.max_bad_fraction or not clips:
+        examples = "; ".join(f"{v}: {r}" for v, r in list(bad.items())[:5])
+        raise DataError(f"{len(bad)} of {len(videos)} videos under {path} are unusable "
+                         f"({fraction:.0%} > max_bad_fraction {spec.max_bad_fraction:.0%}"
+                         f"{'' if clips else '; no clips left'}): {examples}")
+    return ClipIndex(clips=clips, videos=good, sizes=sizes, bad=bad)
+
+
+def crop_box(rng: np.random.Generator, height: int, width: int, spec: ClipSpec):
+    """(top, left, h, w) in source pixels: random-resized (Inception-style) or centre."""
+    if spec.crop == "random_resized":
+        area = height * width
+        for _ in range(10):
+            target = area * rng.uniform(*spec.scale)
+            aspect = np.exp(rng.uniform(np.log(spec.ratio[0]), np.log(spec.ratio[1])))
+            w = int(round(np.sqrt(target * aspect)))
+            h = int(round(np.sqrt(target / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    side = min(height, width)  # centre square crop (also the fallback)
+    return (height - side) // 2, (width - side) // 2, side, side
+
+
+def load_clip(path: str, start: float, source_hw, spec: ClipSpec, rng: np.random.Generator | None):
+    """Decodes one clip, crops it and resizes it to spec.size, in one swscale pass: the
+    whole frame is scaled so that the crop box becomes size x size, then sliced."""
+    height, width = source_hw
+    top, left, h, w = crop_box(rng, height, width, spec) if rng is not None and spec.crop != "center" \
+        else crop_box(np.random.default_rng(0), height, width, dataclasses.replace(spec, crop="center"))
+    sy, sx = spec.size / h, spec.size / w
+    scaled = (max(spec.size, int(round(height * sy))), max(spec.size, int(round(width * sx))))
+    frames = decode_clip(path, start, spec.frames, spec.fps, size=scaled)
+    y0 = min(int(round(top * sy)), scaled[0] - spec.size)
+    x0 = min(int(round(left * sx)), scaled[1] - spec.size)
+    frames = frames[:, y0:y0 + spec.size, x0:x0 + spec.size]
+    if spec.flip and rng is not None and rng.random() < 0.5:
+        frames = frames[:, :, ::-1]
+    return np.ascontiguousarray(frames)
+
+
+class DecodeClip(grain.transforms.RandomMap):
+    """Index entry -> {"video": uint8 (F, size, size, 3)}; per-record seeded augmentation.
+
+    A clip that fails to decode now (the file changed or is damaged past its header) is
+    replaced by the next clip of the index, and the file is reported once.
+    """
+
+    def __init__(self, index: ClipIndex, spec: ClipSpec, train: bool):
+        self.index, self.spec, self.train = index, spec, train
+        self.reported: set[str] = set()
+
+    def random_map(self, element, rng: np.random.Generator):
+        position = element
+        for attempt in range(len(self.index.clips)):
+            video, start = self.index.clips[(position + attempt) % len(self.index.clips)]
+            path = self.index.videos[video]
+            try:
+                clip = load_clip(path, start, self.index.sizes[video], self.spec,
+                                 rng if self.train else None)
+                return {"video": clip}
+            except BadVideo as e:
+                if path not in self.reported:
+                    self.reported.add(path)
+                    logging.warning("skipping clips of %s: %s", path, e)
+        raise DataError("no clip of the index could be decoded")
+
+
+def clip_source(index: ClipIndex, spec: ClipSpec, train: bool = True):
+    """(MapDataset of clip numbers, the transform that decodes one) for data/pipeline.py."""
+    return grain.MapDataset.range(len(index.clips)), DecodeClip(index, spec, train)

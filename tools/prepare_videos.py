@@ -1,0 +1,48 @@
+"""Indexes a folder (or list file) of videos once, so training starts at once.
+
+    python tools/prepare_videos.py --path=/data/videos --frames=16 --fps=4
+
+Probes every file (with a progress bar), writes the cached clip index beside the data
+(`.lawm_clip_index.json`; later runs re-probe only changed files), and prints the clip
+count and every unusable file with its reason. Needs the [video] extra.
+"""
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from lawm_jax.data.clips import ClipSpec, DataError, build_index
+
+_PATH = flags.DEFINE_string("path", None, "folder (recursive) or list file of videos")
+_FRAMES = flags.DEFINE_integer("frames", 16, "frames per clip")
+_FPS = flags.DEFINE_float("fps", 4.0, "clip frame rate")
+_MAX_BAD = flags.DEFINE_float("max_bad_fraction", 0.5, "fail if more files than this are unusable")
+
+
+def progress_bar(i, total, path, width=30):
+    done = int(width * (i + 1) / total)
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i + 1}/{total} {path[-40:]:<40}")
+    if i + 1 == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def main(argv):
+    del argv
+    if not _PATH.value:
+        raise app.UsageError("--path is required")
+    spec = ClipSpec(frames=_FRAMES.value, fps=_FPS.value, max_bad_fraction=_MAX_BAD.value)
+    try:
+        index = build_index(_PATH.value, spec, progress=progress_bar)
+    except DataError as e:
+        print(f"prepare_videos: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{len(index.clips)} clips of {spec.frames} frames at {spec.fps} fps from "
+          f"{len(index.videos)} videos; {len(index.bad)} unusable")
+    for path, reason in index.bad.items():
+        print(f"  skipped {path}: {reason}")
+
+
+if __name__ == "__main__":
+    app.run(main)
