@@ -150,9 +150,10 @@ def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None) ->
     return ClipIndex(clips=clips, videos=good, sizes=sizes, bad=bad)
 
 
-def crop_box(rng: np.random.Generator, height: int, width: int, spec: ClipSpec):
-    """(top, left, h, w) in source pixels: random-resized (Inception-style) or centre."""
-    if spec.crop == "random_resized":
+def crop_box(rng: np.random.Generator | None, height: int, width: int, spec: ClipSpec):
+    """(top, left, h, w) in source pixels: random-resized (Inception-style), or the
+    centre square when spec.crop is "center" or there is no rng (evaluation)."""
+    if spec.crop == "random_resized" and rng is not None:
         area = height * width
         for _ in range(10):
             target = area * rng.uniform(*spec.scale)
@@ -167,10 +168,10 @@ def crop_box(rng: np.random.Generator, height: int, width: int, spec: ClipSpec):
 
 def load_clip(path: str, start: float, source_hw, spec: ClipSpec, rng: np.random.Generator | None):
     """Decodes one clip, crops it and resizes it to spec.size, in one swscale pass: the
-    whole frame is scaled so that the crop box becomes size x size, then sliced."""
+    whole frame is scaled so that the crop box becomes size x size, then sliced.
+    Without an rng (evaluation) the crop is the centre square and nothing is flipped."""
     height, width = source_hw
-    top, left, h, w = crop_box(rng, height, width, spec) if rng is not None and spec.crop != "center" \
-        else crop_box(np.random.default_rng(0), height, width, dataclasses.replace(spec, crop="center"))
+    top, left, h, w = crop_box(rng, height, width, spec)
     sy, sx = spec.size / h, spec.size / w
     scaled = (max(spec.size, int(round(height * sy))), max(spec.size, int(round(width * sx))))
     frames = decode_clip(path, start, spec.frames, spec.fps, size=scaled)
