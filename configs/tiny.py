@@ -32,12 +32,12 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.model.normalize_states = True
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "shapes"  # procedural moving shapes (lawm_jax/data/synthetic.py), or "video"
+    c.data.source = "shapes"  # procedural moving shapes (data/synthetic.py), "video" or "shards"
     c.data.num_clips = 512    # shapes only
-    c.data.path = ""          # video: a folder (searched recursively) or a list file of videos
+    c.data.path = ""          # video: folder (recursive) or list file; shards: tools/make_shards.py output
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"
-    c.data.flip = True        # video: random horizontal flips
+    c.data.flip = True        # video, shards: random horizontal flips
     c.data.max_bad_fraction = 0.5   # video: stop if more of the files are unusable
     c.data.workers = 0        # Grain worker processes (0: decode in the training process)
     c.data.frames = 8

@@ -14,7 +14,7 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train",)
-DATA_SOURCES = ("shapes", "video")
+DATA_SOURCES = ("shapes", "video", "shards")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 
@@ -84,8 +84,9 @@ def validate(config) -> WorldModelConfig:
     if d.source == "shapes":
         _check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
                f"must be >= data.global_batch={d.global_batch}")
-    if d.source == "video":
-        _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos")
+    if d.source in ("video", "shards"):
+        _check(bool(d.path), "data.path", d.path,
+               "must name a folder or list file of videos (video) or a shard folder (shards)")
         _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
         _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
         _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,

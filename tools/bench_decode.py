@@ -5,7 +5,8 @@ cropped, from 640x360 H.264 sources (30 fps, keyframe every 2 s), on one core.
     python tools/bench_decode.py --frames=8 --size=32     # what configs/tiny.py reads
 
 Writes the sources into a temporary folder, times `load_clip` (seek + decode + one
-swscale resize + crop) over random clips, and prints the median clips/s of the repeats
+swscale resize + crop) over random clips, then random reads of the same clips from
+ArrayRecord shards (tools/make_shards.py), and prints the median clips/s of the repeats
 Needs the [video] extra.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from absl import app, flags
 
 from lawm_jax.data.clips import ClipSpec, build_index, load_clip
+from lawm_jax.data.shards import shard_dataset, write_shards
 
 _CLIPS = flags.DEFINE_integer("clips", 40, "clips per timed repeat")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "timed repeats (the median is reported)")
@@ -58,9 +60,23 @@ def main(argv):
                 video, start = index.clips[k]
                 load_clip(index.videos[video], start, index.sizes[video], spec, rng)
             rates.append(_CLIPS.value / (time.perf_counter() - t0))
+        # The same clips pre-decoded into ArrayRecord shards, read back at random.
+        clips = (load_clip(index.videos[v], t, index.sizes[v], spec, None) for v, t in index.clips)
+        write_shards(clips, f"{folder}/shards", {"frames": spec.frames, "fps": spec.fps,
+                                                 "size": spec.size})
+        shards = shard_dataset(f"{folder}/shards", spec.frames, spec.size)
+        read_rates = []
+        for _ in range(_REPEATS.value):
+            picks = rng.integers(0, len(shards), 10 * _CLIPS.value)
+            t0 = time.perf_counter()
+            for k in picks:
+                shards[int(k)]
+            read_rates.append(10 * _CLIPS.value / (time.perf_counter() - t0))
     median = float(np.median(rates))
     print(f"decode: {median:.1f} clips/s per core ({spec.frames} x {spec.size}^2 from 640x360 H.264; "
           f"repeats {', '.join(f'{r:.1f}' for r in rates)})")
+    print(f"shards: {float(np.median(read_rates)):.0f} clips/s per core (random reads of the same "
+          f"clips from ArrayRecord; repeats {', '.join(f'{r:.0f}' for r in read_rates)})")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ from __future__ import annotations
 import grain
 
 from lawm_jax.data.clips import ClipSpec, build_index, clip_source
+from lawm_jax.data.shards import RandomFlip, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 
-SOURCES = ("shapes", "video")
+SOURCES = ("shapes", "video", "shards")
 
 
 def clip_spec(data_cfg) -> ClipSpec:
@@ -29,6 +30,9 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
     if data_cfg.source == "video":
         spec = clip_spec(data_cfg)
         return clip_source(build_index(data_cfg.path, spec), spec, train)
+    if data_cfg.source == "shards":
+        records = shard_dataset(data_cfg.path, data_cfg.frames, data_cfg.image_size)
+        return records, RandomFlip() if (train and data_cfg.flip) else None
     raise ValueError(f"config.data.source={data_cfg.source!r}: unknown source; use one of {SOURCES}")
 
 

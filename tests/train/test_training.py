@@ -91,3 +91,9 @@ def test_training_on_decoded_video(tmp_path):
     c.data.fps = 8.0  # 8 frames at 8 fps: 1 s clips -> 3 + 2 clips
     _, params, history = train(c, str(tmp_path / "run"))
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
+    # The same clips pre-decoded into ArrayRecord shards feed the same run.
+    from tools.make_shards import make_shards
+    make_shards(c.data.path, str(tmp_path / "shards"), frames=8, fps=8.0, size=32)
+    c.data.source, c.data.path = "shards", str(tmp_path / "shards")
+    _, _, history = train(c, str(tmp_path / "run_shards"))
+    assert len(history) == 2 and np.isfinite(history[-1]["loss"])

@@ -1,0 +1,87 @@
+"""Pre-decoded clips in ArrayRecord shards: what large runs read instead of video.
+
+A shard folder holds `clips-NNNNN.array_record` files and `shards.json` (frames, fps,
+size, count). Each record is one uint8 clip (F, size, size, 3) in numpy's .npy format,
+read back with allow_pickle=False: no pickle anywhere. Clips are stored already
+cropped to the training size (centre crop, or one random-resized crop per clip when
+written with an rng); the pipeline adds random flips.
+
+    python tools/make_shards.py --path=/data/videos --out=/data/shards --frames=16 --size=256
+"""
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+
+import grain
+import numpy as np
+
+from lawm_jax.data.clips import DataError
+
+META_FILE = "shards.json"
+
+
+def encode_clip(clip: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(clip, np.uint8), allow_pickle=False)
+    return buf.getvalue()
+
+
+def decode_clip_record(record: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(record), allow_pickle=False)
+
+
+def write_shards(clips, out_dir: str, meta: dict, records_per_shard: int = 256, progress=None) -> int:
+    """Writes an iterable of uint8 clips; returns the count. Never overwrites shards."""
+    from array_record.python.array_record_module import ArrayRecordWriter
+    if glob.glob(os.path.join(out_dir, "*.array_record")):
+        raise FileExistsError(f"{out_dir} already holds shards; choose a new folder")
+    os.makedirs(out_dir, exist_ok=True)
+    count, writer = 0, None
+    for clip in clips:
+        if count % records_per_shard == 0:
+            if writer is not None:
+                writer.close()
+            name = os.path.join(out_dir, f"clips-{count // records_per_shard:05d}.array_record")
+            writer = ArrayRecordWriter(name, "group_size:1")  # random access per record
+        writer.write(encode_clip(clip))
+        count += 1
+        if progress:
+            progress(count)
+    if writer is not None:
+        writer.close()
+    # Written last: a folder without it is an incomplete conversion.
+    with open(os.path.join(out_dir, META_FILE), "w") as f:
+        json.dump({**meta, "count": count}, f, indent=2)
+    return count
+
+
+def read_meta(path: str) -> dict:
+    meta_path = os.path.join(path, META_FILE)
+    if not os.path.exists(meta_path):
+        raise DataError(f"{path} is not a finished shard folder (no {META_FILE}); write one with "
+                        "tools/make_shards.py")
+    with open(meta_path) as f:
+        return json.load(f)
+
+
+def shard_dataset(path: str, frames: int, size: int) -> grain.MapDataset:
+    """MapDataset of {"video": uint8 (frames, size, size, 3)} from a shard folder."""
+    meta = read_meta(path)
+    if (meta["frames"], meta["size"]) != (frames, size):
+        raise DataError(f"shards in {path} hold {meta['frames']}-frame clips of {meta['size']}px; "
+                        f"the config asks for data.frames={frames}, data.image_size={size}")
+    files = sorted(glob.glob(os.path.join(path, "*.array_record")))
+    source = grain.sources.ArrayRecordDataSource(files)
+    if len(source) != meta["count"]:
+        raise DataError(f"{path}: {len(source)} records but {META_FILE} says {meta['count']}")
+    return grain.MapDataset.source(source).map(lambda r: {"video": decode_clip_record(r)})
+
+
+class RandomFlip(grain.transforms.RandomMap):
+    def random_map(self, element, rng: np.random.Generator):
+        if rng.random() < 0.5:
+            return {**element, "video": np.ascontiguousarray(element["video"][:, :, ::-1])}
+        return element
