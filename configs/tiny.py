@@ -35,6 +35,7 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.source = "shapes"  # procedural moving shapes (data/synthetic.py), "video" or "shards"
     c.data.num_clips = 512    # shapes only
     c.data.path = ""          # video: folder (recursive) or list file; shards: tools/make_shards.py output
+    c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"
     c.data.flip = True        # video, shards: random horizontal flips

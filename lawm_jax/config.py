@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from lawm_jax.data.clips import DataError
+from lawm_jax.data.pipeline import parse_mixture
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.encoder import MODES, EncoderConfig
 from lawm_jax.models.idm import IDMConfig
@@ -84,7 +86,12 @@ def validate(config) -> WorldModelConfig:
     if d.source == "shapes":
         _check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
                f"must be >= data.global_batch={d.global_batch}")
-    if d.source in ("video", "shards"):
+    if d.mixture:
+        try:
+            parse_mixture(d.mixture)
+        except DataError as e:
+            raise ConfigError(str(e)) from None
+    elif d.source in ("video", "shards"):
         _check(bool(d.path), "data.path", d.path,
                "must name a folder or list file of videos (video) or a shard folder (shards)")
         _check(d.fps > 0, "data.fps", d.fps, "must be > 0")

@@ -1,7 +1,8 @@
 """Batched, shuffled, process-sharded, checkpointable iterators over the data sources.
 
-Order of operations (Grain): records -> shuffle(seed) -> this process's shard ->
-repeat -> decode/augment (per-record seeded) -> batch -> optional worker processes.
+Order of operations (Grain), per source: records -> shuffle(seed) -> this process's
+shard -> repeat -> decode/augment (per-record seeded); then, for a mixture, the sources
+interleaved at their weights (deterministic); then batch and optional worker processes.
 Decoding after the repeat gives every epoch fresh augmentations; sharding after the
 shuffle gives every process a disjoint share of each epoch.
 """
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import grain
 
-from lawm_jax.data.clips import ClipSpec, build_index, clip_source
+from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 
 SOURCES = ("shapes", "video", "shards")
+MIXABLE = ("video", "shards")
 
 
 def clip_spec(data_cfg) -> ClipSpec:
@@ -21,31 +23,68 @@ def clip_spec(data_cfg) -> ClipSpec:
                     crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction)
 
 
-def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True):
-    """The config's source: (MapDataset of records, RandomMap that decodes one or None)."""
-    if data_cfg.source == "shapes":
+def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
+    """"shards:/data/yt=0.9,video:/data/droid=0.1" -> [(source, path, weight), ...]."""
+    parts = []
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        try:
+            source_path, weight = item.rsplit("=", 1)
+            source, path = source_path.split(":", 1)
+            parts.append((source, path, float(weight)))
+        except ValueError:
+            raise DataError(f"config.data.mixture item {item!r} is not SOURCE:PATH=WEIGHT") from None
+        if source not in MIXABLE or not path or not parts[-1][2] > 0:
+            raise DataError(f"config.data.mixture item {item!r}: source must be one of {MIXABLE}, "
+                            "the path non-empty and the weight > 0")
+    return parts
+
+
+def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
+                   source: str | None = None, path: str | None = None):
+    """One source as (MapDataset of records, RandomMap that decodes one or None)."""
+    source = source or data_cfg.source
+    path = path or data_cfg.path
+    if source == "shapes":
         return shapes_dataset(ShapesConfig(num_clips=data_cfg.num_clips, frames=data_cfg.frames,
                                            image_size=data_cfg.image_size,
                                            frames_per_step=frames_per_step), seed), None
-    if data_cfg.source == "video":
+    if source == "video":
         spec = clip_spec(data_cfg)
-        return clip_source(build_index(data_cfg.path, spec), spec, train)
-    if data_cfg.source == "shards":
-        records = shard_dataset(data_cfg.path, data_cfg.frames, data_cfg.image_size)
+        return clip_source(build_index(path, spec), spec, train)
+    if source == "shards":
+        records = shard_dataset(path, data_cfg.frames, data_cfg.image_size)
         return records, RandomFlip() if (train and data_cfg.flip) else None
-    raise ValueError(f"config.data.source={data_cfg.source!r}: unknown source; use one of {SOURCES}")
+    raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
 
 
-def batch_iterator(dataset: grain.MapDataset, batch_size: int, seed: int, decode=None,
-                   shard_index: int = 0, shard_count: int = 1, workers: int = 0):
-    """Endless batches of `batch_size` (this process's share of the global batch).
+def stream(records: grain.MapDataset, seed: int, decode=None, shard_index: int = 0,
+           shard_count: int = 1) -> grain.MapDataset:
+    """An endless, shuffled, sharded, decoded MapDataset of one source."""
+    ds = records.shuffle(seed=seed)[shard_index::shard_count].repeat(None)
+    return ds.random_map(decode, seed=seed) if decode is not None else ds
 
-    `get_state()` / `set_state()` resume it exactly.
-    """
-    ds = dataset.shuffle(seed=seed)[shard_index::shard_count].repeat(None)
-    if decode is not None:
-        ds = ds.random_map(decode, seed=seed)
+
+def batches(ds: grain.MapDataset, batch_size: int, workers: int = 0):
+    """Iterator of batches; `get_state()` / `set_state()` resume it exactly."""
     it = ds.batch(batch_size, drop_remainder=True).to_iter_dataset()
     if workers > 0:
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     return iter(it)
+
+
+def batch_iterator(records, batch_size: int, seed: int, decode=None, shard_index: int = 0,
+                   shard_count: int = 1, workers: int = 0):
+    """Endless batches of `batch_size` (this process's share of the global batch)."""
+    return batches(stream(records, seed, decode, shard_index, shard_count), batch_size, workers)
+
+
+def config_batches(data_cfg, seed: int, frames_per_step: int, batch_size: int,
+                   shard_index: int = 0, shard_count: int = 1, train: bool = True):
+    """The run config's data: its source, or the weighted mixture in data.mixture."""
+    parts = parse_mixture(data_cfg.mixture) or [(data_cfg.source, data_cfg.path, 1.0)]
+    streams = []
+    for i, (source, path, _) in enumerate(parts):
+        records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path)
+        streams.append(stream(records, seed + i, decode, shard_index, shard_count))
+    ds = streams[0] if len(streams) == 1 else grain.MapDataset.mix(streams, [w for *_, w in parts])
+    return batches(ds, batch_size, data_cfg.workers)

@@ -13,7 +13,7 @@ from absl import logging
 
 from lawm_jax import checkpoint
 from lawm_jax.config import validate
-from lawm_jax.data.pipeline import batch_iterator, source_dataset
+from lawm_jax.data.pipeline import config_batches
 from lawm_jax.train.optimizer import make_optimizer
 from lawm_jax.train.step import TrainState, init_train_state, train_step
 from lawm_jax.world_model import WorldModel, WorldModelConfig
@@ -59,9 +59,8 @@ def train(config, workdir: str, max_steps: int | None = None):
                    "config": config.to_dict()}, f, indent=2, default=str)
 
     state = init_train_state(wm, tx, params)
-    records, decode = source_dataset(config.data, config.seed, wm_cfg.encoder.frames_per_step())
-    data = batch_iterator(records, config.data.global_batch, config.seed, decode,
-                          workers=config.data.workers)
+    data = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
+                          config.data.global_batch)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints)
     if mngr.latest_step() is not None:
@@ -74,24 +73,27 @@ def train(config, workdir: str, max_steps: int | None = None):
     rng = jax.random.key(config.seed + 1)
     history, t0 = [], time.time()
     metrics_path = os.path.join(workdir, "metrics.jsonl")
-    start = int(state.step)
-    stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
-    for step in range(start, stop):
-        batch = next(data)
-        state, metrics = step_fn(rng, state, encoder_params, batch["video"])
-        done = step + 1
-        if done % config.train.log_every == 0 or done == config.train.steps:
-            row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
-                   "elapsed_s": time.time() - t0}
-            if not np.isfinite(row["loss"]):
-                raise FloatingPointError(f"loss is {row['loss']} at step {done}; lower the learning "
-                                         "rates (config.train.muon_lr / adam_lr)")
-            history.append(row)
-            logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-        if done % config.train.ckpt_every == 0 or done == stop:
-            checkpoint.save_train_state(mngr, done, state, data.get_state())
+    try:
+        start = int(state.step)
+        stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
+        for step in range(start, stop):
+            batch = next(data)
+            state, metrics = step_fn(rng, state, encoder_params, batch["video"])
+            done = step + 1
+            if done % config.train.log_every == 0 or done == config.train.steps:
+                row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
+                       "elapsed_s": time.time() - t0}
+                if not np.isfinite(row["loss"]):
+                    raise FloatingPointError(f"loss is {row['loss']} at step {done}; lower the learning "
+                                             "rates (config.train.muon_lr / adam_lr)")
+                history.append(row)
+                logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
+                with open(metrics_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            if done % config.train.ckpt_every == 0 or done == stop:
+                checkpoint.save_train_state(mngr, done, state, data.get_state())
+    finally:
+        data.close()  # stops Grain's reader threads
     mngr.wait_until_finished()
     mngr.close()
     return wm, {**state.params, "encoder": encoder_params}, history

@@ -24,7 +24,10 @@ def batches(index, n, seed=0, shard=(0, 1), state=None):
     it = batch_iterator(numbers, 4, seed, decode, shard_index=shard[0], shard_count=shard[1])
     if state is not None:
         it.set_state(state)
-    return it, [next(it)["video"] for _ in range(n)]
+    out = [next(it)["video"] for _ in range(n)]
+    state_after = it.get_state()
+    it.close()  # stop Grain's reader threads before pytest tears down
+    return state_after, out
 
 
 def test_same_seed_same_batches_other_seed_other_batches(index):
@@ -37,8 +40,7 @@ def test_same_seed_same_batches_other_seed_other_batches(index):
 
 
 def test_resumed_iterator_sees_exactly_the_batches_it_would_have_seen(index):
-    it, _ = batches(index, 2)
-    state = it.get_state()
+    state, _ = batches(index, 2)
     straight = batches(index, 8)[1]
     _, resumed = batches(index, 6, state=state)
     assert all(np.array_equal(x, y) for x, y in zip(straight[2:], resumed))

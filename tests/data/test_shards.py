@@ -53,3 +53,37 @@ def test_shard_pipeline_flips_and_resumes(videos, tmp_path):
     again = batch_iterator(ds, 3, seed=0, decode=RandomFlip())
     again.set_state(state)
     assert all(np.array_equal(w, next(again)["video"]) for w in want)
+    it.close()
+    again.close()
+
+
+def test_weighted_mixture_of_sources(tmp_path):
+    from configs import tiny
+    from lawm_jax.config import ConfigError, validate
+    from lawm_jax.data.pipeline import config_batches
+    for name, size in (("a", (48, 64)), ("b", (64, 48))):
+        (tmp_path / name).mkdir()
+        write_video(tmp_path / name / "v.mp4", 120, size=size)
+        make_shards(str(tmp_path / name), str(tmp_path / f"shards_{name}"), frames=4, fps=4.0, size=16)
+    fingerprints = {name: {shard_dataset(str(tmp_path / f"shards_{name}"), 4, 16)[i]["video"].tobytes()
+                           for i in range(4)} for name in "ab"}
+    assert not fingerprints["a"] & fingerprints["b"]
+    c = tiny.get_config()
+    c.data.update(mixture=f"shards:{tmp_path}/shards_a=0.75,shards:{tmp_path}/shards_b=0.25",
+                  frames=4, image_size=16, flip=False)
+
+    def sources(n_batches):
+        it = config_batches(c.data, seed=0, frames_per_step=2, batch_size=4)
+        clips = [clip.tobytes() for _ in range(n_batches) for clip in next(it)["video"]]
+        it.close()  # stop Grain's reader threads before pytest tears down
+        return ["a" if x in fingerprints["a"] else "b" if x in fingerprints["b"] else "?" for x in clips]
+
+    drawn = sources(10)
+    assert drawn.count("?") == 0 and drawn.count("b") == 10  # exactly a quarter of 40
+    assert drawn == sources(10)  # deterministic under the seed
+    c.data.mixture = "shards:/x=0.5,tfds:/y=0.5"
+    with pytest.raises(ConfigError, match="source must be one of"):
+        validate(c)
+    c.data.mixture = "shards/x"
+    with pytest.raises(ConfigError, match="is not SOURCE:PATH=WEIGHT"):
+        validate(c)
