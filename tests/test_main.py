@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -14,6 +16,7 @@ def run_main(*args):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_train_then_resume_from_the_command_line(tmp_path):
     common = ["--config=configs/tiny.py:vq", f"--workdir={tmp_path}", "--config.data.num_clips=16",
               "--config.data.global_batch=4", "--config.train.log_every=1", "--config.train.steps=4"]

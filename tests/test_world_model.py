@@ -106,6 +106,7 @@ def test_idm_gets_no_gradient_from_the_encoder_and_the_encoder_none():
     assert any(float(jnp.abs(x).max()) > 0.0 for x in jax.tree.leaves(g["idm"]))
 
 
+@pytest.mark.slow
 def test_objective_under_shard_map_equals_the_global_batch():
     """The whole loss, data-parallel over 4 devices with shard_map (batch statistics
     all-reduced), gives the single-device loss and parameter gradients."""
@@ -140,6 +141,7 @@ def test_predict_vmaps_over_an_extra_axis():
     chex.assert_trees_all_close(batched[1], one, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_and_remat_match_float32():
     import dataclasses
     cfg = tiny_world_model_config("noisy")

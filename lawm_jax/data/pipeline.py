@@ -40,8 +40,11 @@ def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
 
 
 def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
-                   source: str | None = None, path: str | None = None):
-    """One source as (MapDataset of records, RandomMap that decodes one or None)."""
+                   source: str | None = None, path: str | None = None, report: dict | None = None):
+    """One source as (MapDataset of records, RandomMap that decodes one or None).
+
+    `report`, if given, collects what was found: clips, videos and unusable files.
+    """
     source = source or data_cfg.source
     path = path or data_cfg.path
     if source == "shapes":
@@ -50,7 +53,12 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
                                            frames_per_step=frames_per_step), seed), None
     if source == "video":
         spec = clip_spec(data_cfg)
-        return clip_source(build_index(path, spec), spec, train)
+        index = build_index(path, spec)
+        if report is not None:
+            report["clips"] = report.get("clips", 0) + len(index.clips)
+            report["videos"] = report.get("videos", 0) + len(index.videos)
+            report.setdefault("bad_files", {}).update(index.bad)
+        return clip_source(index, spec, train)
     if source == "shards":
         records = shard_dataset(path, data_cfg.frames, data_cfg.image_size)
         return records, RandomFlip() if (train and data_cfg.flip) else None
@@ -80,11 +88,15 @@ def batch_iterator(records, batch_size: int, seed: int, decode=None, shard_index
 
 def config_batches(data_cfg, seed: int, frames_per_step: int, batch_size: int,
                    shard_index: int = 0, shard_count: int = 1, train: bool = True):
-    """The run config's data: its source, or the weighted mixture in data.mixture."""
+    """The run config's data: its source, or the weighted mixture in data.mixture.
+
+    Returns (batch iterator, report): the report counts clips, videos and unusable files
+    (path -> reason) of the video sources.
+    """
     parts = parse_mixture(data_cfg.mixture) or [(data_cfg.source, data_cfg.path, 1.0)]
-    streams = []
+    streams, report = [], {"bad_files": {}}
     for i, (source, path, _) in enumerate(parts):
-        records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path)
+        records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path, report)
         streams.append(stream(records, seed + i, decode, shard_index, shard_count))
     ds = streams[0] if len(streams) == 1 else grain.MapDataset.mix(streams, [w for *_, w in parts])
-    return batches(ds, batch_size, data_cfg.workers)
+    return batches(ds, batch_size, data_cfg.workers), report

@@ -59,8 +59,10 @@ def train(config, workdir: str, max_steps: int | None = None):
                    "config": config.to_dict()}, f, indent=2, default=str)
 
     state = init_train_state(wm, tx, params)
-    data = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                          config.data.global_batch)
+    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
+                                       config.data.global_batch)
+    with open(os.path.join(workdir, "data_report.json"), "w") as f:
+        json.dump(data_report, f, indent=2)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints)
     if mngr.latest_step() is not None:
@@ -82,7 +84,7 @@ def train(config, workdir: str, max_steps: int | None = None):
             done = step + 1
             if done % config.train.log_every == 0 or done == config.train.steps:
                 row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
-                       "elapsed_s": time.time() - t0}
+                       "data/bad_files": len(data_report["bad_files"]), "elapsed_s": time.time() - t0}
                 if not np.isfinite(row["loss"]):
                     raise FloatingPointError(f"loss is {row['loss']} at step {done}; lower the learning "
                                              "rates (config.train.muon_lr / adam_lr)")

@@ -24,6 +24,7 @@ def small_config(kind="unconstrained", steps=6, **train):
     return c
 
 
+@pytest.mark.slow
 def test_same_seed_same_bits(tmp_path):
     _, p1, h1 = train(small_config("vq"), str(tmp_path / "a"))
     _, p2, h2 = train(small_config("vq"), str(tmp_path / "b"))
@@ -35,6 +36,7 @@ def test_same_seed_same_bits(tmp_path):
     assert not np.array_equal(p1["predictor"]["embed"]["kernel"], p3["predictor"]["embed"]["kernel"])
 
 
+@pytest.mark.slow
 def test_resume_continues_bit_identically(tmp_path):
     """Stop after 3 steps, re-run the same command: same parameters and losses as one run."""
     _, straight, h_straight = train(small_config("noisy"), str(tmp_path / "straight"))
@@ -63,6 +65,7 @@ def test_load_world_model_round_trip(tmp_path):
         load_world_model(str(tmp_path / "checkpoints"))
 
 
+@pytest.mark.slow
 def test_the_latent_carries_information(tmp_path):
     """300 steps on moving shapes whose velocities change every step: with a latent the
     held-out one-step error must fall clearly below the deterministic model's."""
@@ -85,12 +88,16 @@ def test_training_on_decoded_video(tmp_path):
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "v0.mp4", 90, size=(48, 64))
     write_video(tmp_path / "videos" / "v1.mp4", 60, size=(48, 64))
+    (tmp_path / "videos" / "broken.mp4").write_bytes(b"not a video")
     c = small_config("unconstrained", steps=2)
     c.data.source = "video"
     c.data.path = str(tmp_path / "videos")
     c.data.fps = 8.0  # 8 frames at 8 fps: 1 s clips -> 3 + 2 clips
     _, params, history = train(c, str(tmp_path / "run"))
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
+    assert history[-1]["data/bad_files"] == 1  # summarised in the run's metrics
+    report = json.load(open(tmp_path / "run" / "data_report.json"))
+    assert report["clips"] == 5 and list(report["bad_files"]) == [str(tmp_path / "videos" / "broken.mp4")]
     # The same clips pre-decoded into ArrayRecord shards feed the same run.
     from tools.make_shards import make_shards
     make_shards(c.data.path, str(tmp_path / "shards"), frames=8, fps=8.0, size=32)
