@@ -110,7 +110,7 @@ def test_index_is_cached_and_refreshed_when_a_file_changes(tmp_path):
 
 
 def test_list_file_and_crops(tmp_path):
-    root = make_folder(tmp_path / "data")
+    make_folder(tmp_path / "data")
     (tmp_path / "list.txt").write_text("data/a.mp4\n# a comment\ndata/sub/b.mkv\n")
     spec = ClipSpec(frames=4, fps=4.0, size=32)
     index = build_index(str(tmp_path / "list.txt"), spec)
