@@ -97,24 +97,28 @@ def decode_clip(path: str, start: float, num_frames: int, fps: float,
             t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
             container.seek(int((t0 + start) / stream.time_base), stream=stream, backward=True,
                            any_frame=False)
-            previous = None  # (time, frame) of the latest frame not after the next target
+            # Frames between targets are decoded (they must be) but never converted: the
+            # RGB conversion and resize run once per frame that a target actually picks.
+            previous, previous_rgb = None, None  # the latest frame not after the next target
             k = 0
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
                 t = float(frame.pts * stream.time_base) - t0
-                while k < num_frames and t > targets[k] + 1e-6:
-                    if previous is None:
-                        break  # seeked past the target: cannot happen with backward=True
-                    out[k] = previous
+                while k < num_frames and previous is not None and t > targets[k] + 1e-6:
+                    if previous_rgb is None:
+                        previous_rgb = _to_rgb(previous, size)
+                    out[k] = previous_rgb
                     k += 1
                 if k == num_frames:
                     break
-                previous = _to_rgb(frame, size)
+                previous, previous_rgb = frame, None
             # The last decoded frame stays on screen until the stream ends.
             end = t + 1.0 / float(stream.average_rate or stream.guessed_rate) if previous is not None else 0
             while k < num_frames and previous is not None and targets[k] < end - 1e-6:
-                out[k] = previous
+                if previous_rgb is None:
+                    previous_rgb = _to_rgb(previous, size)
+                out[k] = previous_rgb
                 k += 1
     except Exception as e:  # noqa: BLE001
         raise BadVideo(f"decoding failed at {start:.2f}s ({type(e).__name__}: {e})") from None
