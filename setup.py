@@ -26,7 +26,8 @@ setuptools.setup(
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],
         "tfds": ["tensorflow-datasets>=4.9.9"],
-        "sim": ["mujoco>=3.2"],
+        # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
+        "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
         "video": ["av>=12.0"],
     },
 )

@@ -16,7 +16,7 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train",)
-DATA_SOURCES = ("shapes", "video", "shards")
+DATA_SOURCES = ("shapes", "video", "shards", "trajectories")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 
@@ -91,9 +91,9 @@ def validate(config) -> WorldModelConfig:
             parse_mixture(d.mixture)
         except DataError as e:
             raise ConfigError(str(e)) from None
-    elif d.source in ("video", "shards"):
-        _check(bool(d.path), "data.path", d.path,
-               "must name a folder or list file of videos (video) or a shard folder (shards)")
+    elif d.source in ("video", "shards", "trajectories"):
+        _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
+               "a shard folder (shards) or a trajectory folder (trajectories)")
         _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
         _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
         _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,

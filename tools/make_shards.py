@@ -18,6 +18,7 @@ from absl import app, flags
 from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip
 from lawm_jax.data.shards import write_shards
 from lawm_jax.data.video import BadVideo
+from lawm_jax.progress import progress_bar
 
 _PATH = flags.DEFINE_string("path", None, "folder (recursive) or list file of videos")
 _OUT = flags.DEFINE_string("out", None, "new folder for the shards")
@@ -51,21 +52,14 @@ def make_shards(path, out, frames, fps, size, random_crops=0, records_per_shard=
                         progress=progress and (lambda n: progress(n, total)))
 
 
-def progress_bar(n, total, width=30):
-    done = int(width * n / total)
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {n}/{total} clips")
-    if n == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def main(argv):
     del argv
     if not _PATH.value or not _OUT.value:
         raise app.UsageError("--path and --out are required")
     try:
         count = make_shards(_PATH.value, _OUT.value, _FRAMES.value, _FPS.value, _SIZE.value,
-                            _CROPS.value, _PER_SHARD.value, _SEED.value, progress=progress_bar)
+                            _CROPS.value, _PER_SHARD.value, _SEED.value,
+                            progress=lambda n, total: progress_bar(n, total, "clips"))
     except (DataError, FileExistsError) as e:
         print(f"make_shards: {e}", file=sys.stderr)
         sys.exit(1)

@@ -13,19 +13,12 @@ import sys
 from absl import app, flags
 
 from lawm_jax.data.clips import ClipSpec, DataError, build_index
+from lawm_jax.progress import progress_bar
 
 _PATH = flags.DEFINE_string("path", None, "folder (recursive) or list file of videos")
 _FRAMES = flags.DEFINE_integer("frames", 16, "frames per clip")
 _FPS = flags.DEFINE_float("fps", 4.0, "clip frame rate")
 _MAX_BAD = flags.DEFINE_float("max_bad_fraction", 0.5, "fail if more files than this are unusable")
-
-
-def progress_bar(i, total, path, width=30):
-    done = int(width * (i + 1) / total)
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i + 1}/{total} {path[-40:]:<40}")
-    if i + 1 == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def main(argv):
@@ -34,7 +27,8 @@ def main(argv):
         raise app.UsageError("--path is required")
     spec = ClipSpec(frames=_FRAMES.value, fps=_FPS.value, max_bad_fraction=_MAX_BAD.value)
     try:
-        index = build_index(_PATH.value, spec, progress=progress_bar)
+        index = build_index(_PATH.value, spec,
+                            progress=lambda i, total, path: progress_bar(i + 1, total, path))
     except DataError as e:
         print(f"prepare_videos: {e}", file=sys.stderr)
         sys.exit(1)

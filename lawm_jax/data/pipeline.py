@@ -13,9 +13,10 @@ import grain
 from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
+from lawm_jax.data.trajectories import trajectory_windows
 
-SOURCES = ("shapes", "video", "shards")
-MIXABLE = ("video", "shards")
+SOURCES = ("shapes", "video", "shards", "trajectories")
+MIXABLE = ("video", "shards", "trajectories")
 
 
 def clip_spec(data_cfg) -> ClipSpec:
@@ -61,6 +62,10 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
         return clip_source(index, spec, train)
     if source == "shards":
         records = shard_dataset(path, data_cfg.frames, data_cfg.image_size)
+        return records, RandomFlip() if (train and data_cfg.flip) else None
+    if source == "trajectories":  # their frames only: latent actions are learnt without labels
+        windows = trajectory_windows(path, data_cfg.frames, data_cfg.image_size, data_cfg.fps)
+        records = windows.map(lambda w: {"video": w["video"]})
         return records, RandomFlip() if (train and data_cfg.flip) else None
     raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
 

@@ -33,50 +33,63 @@ def decode_clip_record(record: bytes) -> np.ndarray:
     return np.load(io.BytesIO(record), allow_pickle=False)
 
 
-def write_shards(clips, out_dir: str, meta: dict, records_per_shard: int = 256, progress=None) -> int:
-    """Writes an iterable of uint8 clips; returns the count. Never overwrites shards."""
+def write_records(records, out_dir: str, meta_file: str, meta, prefix: str,
+                  records_per_shard: int = 256, progress=None) -> int:
+    """Writes an iterable of byte records to `prefix-NNNNN.array_record` files in a new
+    folder, then `meta_file` (meta plus the count); returns the count.
+
+    `meta` is a dict, or a function returning one, called after the last record.
+    """
     from array_record.python.array_record_module import ArrayRecordWriter
     if glob.glob(os.path.join(out_dir, "*.array_record")):
-        raise FileExistsError(f"{out_dir} already holds shards; choose a new folder")
+        raise FileExistsError(f"{out_dir} already holds ArrayRecord files; choose a new folder")
     os.makedirs(out_dir, exist_ok=True)
     count, writer = 0, None
-    for clip in clips:
+    for record in records:
         if count % records_per_shard == 0:
             if writer is not None:
                 writer.close()
-            name = os.path.join(out_dir, f"clips-{count // records_per_shard:05d}.array_record")
+            name = os.path.join(out_dir, f"{prefix}-{count // records_per_shard:05d}.array_record")
             writer = ArrayRecordWriter(name, "group_size:1")  # random access per record
-        writer.write(encode_clip(clip))
+        writer.write(record)
         count += 1
         if progress:
             progress(count)
     if writer is not None:
         writer.close()
     # Written last: a folder without it is an incomplete conversion.
-    with open(os.path.join(out_dir, META_FILE), "w") as f:
-        json.dump({**meta, "count": count}, f, indent=2)
+    with open(os.path.join(out_dir, meta_file), "w") as f:
+        json.dump({**(meta() if callable(meta) else meta), "count": count}, f, indent=2)
     return count
 
 
-def read_meta(path: str) -> dict:
-    meta_path = os.path.join(path, META_FILE)
+def write_shards(clips, out_dir: str, meta: dict, records_per_shard: int = 256, progress=None) -> int:
+    """Writes an iterable of uint8 clips; returns the count. Never overwrites shards."""
+    return write_records(map(encode_clip, clips), out_dir, META_FILE, meta, "clips",
+                         records_per_shard, progress)
+
+
+def read_records(path: str, meta_file: str, tool: str) -> tuple[dict, grain.sources.ArrayRecordDataSource]:
+    """(meta, random-access records) of a folder written by `write_records`."""
+    meta_path = os.path.join(path, meta_file)
     if not os.path.exists(meta_path):
-        raise DataError(f"{path} is not a finished shard folder (no {META_FILE}); write one with "
-                        "tools/make_shards.py")
+        raise DataError(f"{path} is not a finished folder of {tool} (no {meta_file}); write one with "
+                        f"tools/{tool}.py")
     with open(meta_path) as f:
-        return json.load(f)
+        meta = json.load(f)
+    files = sorted(glob.glob(os.path.join(path, "*.array_record")))
+    source = grain.sources.ArrayRecordDataSource(files)
+    if len(source) != meta["count"]:
+        raise DataError(f"{path}: {len(source)} records but {meta_file} says {meta['count']}")
+    return meta, source
 
 
 def shard_dataset(path: str, frames: int, size: int) -> grain.MapDataset:
     """MapDataset of {"video": uint8 (frames, size, size, 3)} from a shard folder."""
-    meta = read_meta(path)
+    meta, source = read_records(path, META_FILE, "make_shards")
     if (meta["frames"], meta["size"]) != (frames, size):
         raise DataError(f"shards in {path} hold {meta['frames']}-frame clips of {meta['size']}px; "
                         f"the config asks for data.frames={frames}, data.image_size={size}")
-    files = sorted(glob.glob(os.path.join(path, "*.array_record")))
-    source = grain.sources.ArrayRecordDataSource(files)
-    if len(source) != meta["count"]:
-        raise DataError(f"{path}: {len(source)} records but {META_FILE} says {meta['count']}")
     return grain.MapDataset.source(source).map(lambda r: {"video": decode_clip_record(r)})
 
 

@@ -38,7 +38,7 @@ def test_shard_mismatches_and_overwrites_are_refused(videos, tmp_path):
         shard_dataset(str(tmp_path / "shards"), frames=8, size=16)
     with pytest.raises(FileExistsError):
         make_shards(str(videos), str(tmp_path / "shards"), frames=4, fps=4.0, size=16)
-    with pytest.raises(DataError, match="not a finished shard folder"):
+    with pytest.raises(DataError, match="not a finished folder of make_shards"):
         shard_dataset(str(videos), frames=4, size=16)
 
 
@@ -81,7 +81,7 @@ def test_weighted_mixture_of_sources(tmp_path):
     drawn = sources(10)
     assert drawn.count("?") == 0 and drawn.count("b") == 10  # exactly a quarter of 40
     assert drawn == sources(10)  # deterministic under the seed
-    c.data.mixture = "shards:/x=0.5,tfds:/y=0.5"
+    c.data.mixture = "shards:/x=0.5,youtube:/y=0.5"
     with pytest.raises(ConfigError, match="source must be one of"):
         validate(c)
     c.data.mixture = "shards/x"

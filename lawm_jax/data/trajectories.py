@@ -1,0 +1,168 @@
+"""Action-labelled trajectories: the project's format, windows for training, smooth actions.
+
+A trajectory folder holds `episodes-NNNNN.array_record` files and `trajectories.json`
+(env, fps, image_size, action_names, state_names, episode lengths, generator arguments).
+Each record is one episode in numpy's .npz format (no pickle), with
+
+    frames   uint8   (T, H, W, 3)   what the camera saw at 0, 1/fps, 2/fps, ...
+    actions  float32 (T - 1, A)     actions[t] takes frames[t] to frames[t + 1]
+    states   float32 (T, S)         ground truth at each frame (end-effector, camera pose...)
+
+The simulators (`sim_arm.py`, `sim_camera.py`) write it through `tools/make_trajectories.py`;
+a converter from any other labelled data only has to yield such dicts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import grain
+import numpy as np
+
+from lawm_jax.data.clips import DataError
+from lawm_jax.data.shards import read_records, write_records
+
+META_FILE = "trajectories.json"
+ENVS = ("arm", "camera")  # sim_arm.py, sim_camera.py
+FIELDS = ("frames", "actions", "states")
+
+
+def encode_episode(episode: dict) -> bytes:
+    frames, actions, states = (np.asarray(episode[k]) for k in FIELDS)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if len(actions) != len(frames) - 1 or len(states) != len(frames):
+        raise ValueError(f"an episode of {len(frames)} frames needs {len(frames) - 1} actions and "
+                         f"{len(frames)} states, got {len(actions)} and {len(states)}")
+    buf = io.BytesIO()
+    np.savez(buf, frames=frames, actions=actions.astype(np.float32), states=states.astype(np.float32))
+    return buf.getvalue()
+
+
+def decode_episode(record: bytes) -> dict:
+    with np.load(io.BytesIO(record), allow_pickle=False) as npz:
+        return {k: npz[k] for k in FIELDS}
+
+
+def write_trajectories(episodes, out_dir: str, meta: dict, records_per_shard: int = 64,
+                       progress=None) -> int:
+    """Writes an iterable of episode dicts to a new folder; returns the count."""
+    lengths = []
+
+    def records():
+        for episode in episodes:
+            lengths.append(len(episode["frames"]))
+            yield encode_episode(episode)
+
+    return write_records(records(), out_dir, META_FILE, lambda: {**meta, "lengths": lengths},
+                         "episodes", records_per_shard, progress)
+
+
+def read_trajectories(path: str) -> tuple[dict, grain.MapDataset]:
+    """(meta, MapDataset of episode dicts) of a trajectory folder."""
+    meta, source = read_records(path, META_FILE, "make_trajectories")
+    return meta, grain.MapDataset.source(source).map(decode_episode)
+
+
+def trajectory_windows(path: str, frames: int, size: int | None = None, fps: float | None = None,
+                       stride: int = 1) -> grain.MapDataset:
+    """Every window of `frames` consecutive frames (starts `stride` apart) of every episode.
+
+    Elements: {"video": (frames, H, W, 3) uint8, "actions": (frames - 1, A), "states":
+    (frames, S)}, actions[i] taking video[i] to video[i + 1]. `size` and `fps`, if given,
+    must match what the folder holds.
+    """
+    meta, episodes = read_trajectories(path)
+    if size is not None and meta["image_size"] != size:
+        raise DataError(f"trajectories in {path} are {meta['image_size']}px; the config asks for "
+                        f"data.image_size={size} (regenerate with --size={size})")
+    if fps is not None and not np.isclose(meta["fps"], fps):
+        raise DataError(f"trajectories in {path} are at {meta['fps']} fps; the config asks for "
+                        f"data.fps={fps} (regenerate with --fps={fps})")
+    starts = [(e, s) for e, n in enumerate(meta["lengths"]) for s in range(0, n - frames + 1, stride)]
+    if not starts:
+        raise DataError(f"no episode in {path} has {frames} frames (lengths "
+                        f"{sorted(set(meta['lengths']))}); use longer episodes or fewer data.frames")
+
+    def window(i):
+        e, s = starts[i]
+        ep = episodes[e]
+        return {"video": ep["frames"][s:s + frames], "actions": ep["actions"][s:s + frames - 1],
+                "states": ep["states"][s:s + frames]}
+
+    return grain.MapDataset.range(len(starts)).map(window)
+
+
+def smooth_actions(rng: np.random.Generator, length: int, scale, correlation: float = 0.8,
+                   mean=0.0) -> np.ndarray:
+    """Random but smooth actions (length, A): an AR(1) process with stationary std `scale`.
+
+    Consecutive actions have correlation `correlation`, so motions last a few steps, as a
+    teleoperated arm's or a driven robot's do, instead of jittering.
+    """
+    scale, mean = np.asarray(scale, np.float64), np.asarray(mean, np.float64)
+    noise = rng.standard_normal((length, scale.size))
+    out = np.empty_like(noise)
+    out[0] = noise[0]
+    for t in range(1, length):
+        out[t] = correlation * out[t - 1] + np.sqrt(1 - correlation**2) * noise[t]
+    return (mean + scale * out).astype(np.float32)
+
+
+def record_episode(sim, rng: np.random.Generator, length: int) -> dict:
+    """One episode of `length` frames from a simulator under its random smooth actions.
+
+    `sim` has reset(rng), step(action) -> applied action, state(), render() and
+    random_actions(rng, n) (see sim_arm.py, sim_camera.py).
+    """
+    sim.reset(rng)
+    frames, states, applied = [sim.render()], [sim.state()], []
+    for action in sim.random_actions(rng, length - 1):
+        applied.append(sim.step(action))
+        frames.append(sim.render())
+        states.append(sim.state())
+    return {"frames": np.stack(frames), "actions": np.stack(applied).reshape(length - 1, -1),
+            "states": np.stack(states)}
+
+
+def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3):
+    """One of the two simulators (the [sim] extra), imported only when asked for."""
+    try:
+        return _make_sim(env, size, fps, photos, blocks)
+    except ModuleNotFoundError as e:
+        raise ImportError(f"{e.name} is missing: the simulators need the [sim] extra "
+                          '(pip install -e ".[sim]")') from e
+
+
+def _make_sim(env, size, fps, photos, blocks):
+    if env == "arm":
+        from lawm_jax.data.sim_arm import ArmConfig, ArmSim
+        return ArmSim(ArmConfig(image_size=size, fps=fps, num_blocks=blocks))
+    if env == "camera":
+        from lawm_jax.data.sim_camera import CameraConfig, CameraSim
+        cfg = CameraConfig(image_size=size, fps=fps)
+        return CameraSim(dataclasses.replace(cfg, photos=tuple(photos)) if photos else cfg)
+    raise ValueError(f"env={env!r}: choose one of {ENVS}")
+
+
+def generate_trajectories(env: str, out: str, episodes: int, length: int, size: int = 64,
+                          fps: float = 4.0, seed: int = 0, photos=None, blocks: int = 3,
+                          progress=None) -> int:
+    """Writes `episodes` episodes of `length` frames of simulator `env` to a new folder `out`."""
+    if length < 2:
+        raise ValueError(f"length={length}: an episode needs at least 2 frames")
+    sim = make_sim(env, size, fps, photos, blocks)
+    meta = {"env": env, "fps": fps, "image_size": size, "action_names": list(sim.action_names),
+            "state_names": list(sim.state_names), "seed": seed,
+            "config": {k: list(v) if isinstance(v, tuple) else v
+                       for k, v in dataclasses.asdict(sim.cfg).items()}}
+
+    def episodes_iter():
+        for i in range(episodes):
+            yield record_episode(sim, np.random.default_rng([seed, i]), length)
+
+    try:
+        return write_trajectories(episodes_iter(), out, meta,
+                                  progress=progress and (lambda n: progress(n, episodes)))
+    finally:
+        sim.close()

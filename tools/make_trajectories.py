@@ -1,0 +1,55 @@
+"""Writes action-labelled trajectories from one of the two simulators (the [sim] extra).
+
+    python tools/make_trajectories.py --env=arm --out=/data/arm_train --episodes=200
+    python tools/make_trajectories.py --env=arm --out=/data/arm_val --episodes=16 --seed=1
+    python tools/make_trajectories.py --env=camera --out=/data/cam_train --episodes=200 \
+        --photos=astronaut,coffee,chelsea,rocket,motorcycle
+    python tools/make_trajectories.py --env=camera --out=/data/cam_val --episodes=16 --seed=1 \
+        --photos=hubble_deep_field,retina
+
+arm: fixed camera, MuJoCo gripper pushing blocks, actions (dx, dy, dz, dgripper) (the
+DROID analogue); camera: a camera moving over photographs, actions (forward, left, yaw)
+(the RECON analogue). Episode i is generated from seed (--seed, i), so any episode can be
+regenerated alone. Output: lawm_jax/data/trajectories.py's format, readable as training
+data with --config.data.source=trajectories.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering, before mujoco is imported
+
+from absl import app, flags  # noqa: E402
+
+from lawm_jax.data.trajectories import ENVS, generate_trajectories  # noqa: E402
+from lawm_jax.progress import progress_bar  # noqa: E402
+
+_ENV = flags.DEFINE_enum("env", None, ENVS, "which simulator")
+_OUT = flags.DEFINE_string("out", None, "new folder for the trajectories")
+_EPISODES = flags.DEFINE_integer("episodes", 100, "number of episodes")
+_LENGTH = flags.DEFINE_integer("length", 32, "frames per episode")
+_SIZE = flags.DEFINE_integer("size", 64, "frame size (square)")
+_FPS = flags.DEFINE_float("fps", 4.0, "frames (and actions) per second")
+_SEED = flags.DEFINE_integer("seed", 0, "seed; use another one for held-out episodes")
+_PHOTOS = flags.DEFINE_list("photos", None, "camera: scikit-image photos to fly over")
+_BLOCKS = flags.DEFINE_integer("blocks", 3, "arm: number of blocks on the table")
+
+
+def main(argv):
+    del argv
+    if not _ENV.value or not _OUT.value:
+        raise app.UsageError("--env and --out are required")
+    try:
+        count = generate_trajectories(
+            _ENV.value, _OUT.value, _EPISODES.value, _LENGTH.value, _SIZE.value, _FPS.value,
+            _SEED.value, _PHOTOS.value, _BLOCKS.value,
+            progress=lambda n, total: progress_bar(n, total, "episodes"))
+    except (ValueError, FileExistsError, ImportError) as e:
+        print(f"make_trajectories: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"wrote {count} episodes of {_LENGTH.value} frames to {_OUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)
