@@ -25,7 +25,8 @@ setuptools.setup(
         # Weight import and the Hugging Face parity test. On CPU-only machines install
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],
-        "tfds": ["tensorflow-datasets>=4.9.9"],
+        # RLDS/TFDS datasets in ArrayRecord, read without TensorFlow; Pillow decodes their images.
+        "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
         # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
         "video": ["av>=12.0"],

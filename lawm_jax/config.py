@@ -16,7 +16,7 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train",)
-DATA_SOURCES = ("shapes", "video", "shards", "trajectories")
+DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 
@@ -91,14 +91,16 @@ def validate(config) -> WorldModelConfig:
             parse_mixture(d.mixture)
         except DataError as e:
             raise ConfigError(str(e)) from None
-    elif d.source in ("video", "shards", "trajectories"):
+    elif d.source != "shapes":
         _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
-               "a shard folder (shards) or a trajectory folder (trajectories)")
+               "a shard folder (shards), a trajectory folder (trajectories) or a TFDS dataset "
+               "version folder (tfds)")
         _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
         _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
         _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
                "must be in [0, 1]")
     _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
+    _check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

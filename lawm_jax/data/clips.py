@@ -21,7 +21,8 @@ import grain
 import numpy as np
 from absl import logging
 
-from lawm_jax.data.video import VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_clip, num_clips, probe
+from lawm_jax.data.video import (VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_clip, num_clips, probe,
+                                 resize_rgb)
 
 INDEX_VERSION = 1
 
@@ -177,10 +178,31 @@ def load_clip(path: str, start: float, source_hw, spec: ClipSpec, rng: np.random
     frames = decode_clip(path, start, spec.frames, spec.fps, size=scaled)
     y0 = min(int(round(top * sy)), scaled[0] - spec.size)
     x0 = min(int(round(left * sx)), scaled[1] - spec.size)
-    frames = frames[:, y0:y0 + spec.size, x0:x0 + spec.size]
+    return _maybe_flip(frames[:, y0:y0 + spec.size, x0:x0 + spec.size], spec, rng)
+
+
+def crop_frames(frames: np.ndarray, spec: ClipSpec, rng: np.random.Generator | None) -> np.ndarray:
+    """Already decoded frames (F, H, W, 3) of any size -> the crop, resize and flip that
+    load_clip applies to video (for sources that store frames, such as TFDS episodes)."""
+    top, left, h, w = crop_box(rng, frames.shape[1], frames.shape[2], spec)
+    resized = np.stack([resize_rgb(f[top:top + h, left:left + w], spec.size) for f in frames])
+    return _maybe_flip(resized, spec, rng)
+
+
+def _maybe_flip(frames, spec: ClipSpec, rng) -> np.ndarray:
     if spec.flip and rng is not None and rng.random() < 0.5:
         frames = frames[:, :, ::-1]
     return np.ascontiguousarray(frames)
+
+
+class CropFrames(grain.transforms.RandomMap):
+    """{"video": frames of any size} -> {"video": uint8 (F, size, size, 3)}, seeded per record."""
+
+    def __init__(self, spec: ClipSpec, train: bool):
+        self.spec, self.train = spec, train
+
+    def random_map(self, element, rng: np.random.Generator):
+        return {"video": crop_frames(element["video"], self.spec, rng if self.train else None)}
 
 
 class DecodeClip(grain.transforms.RandomMap):

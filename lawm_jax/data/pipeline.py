@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import grain
 
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source
+from lawm_jax.data.clips import ClipSpec, CropFrames, DataError, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 from lawm_jax.data.trajectories import trajectory_windows
 
-SOURCES = ("shapes", "video", "shards", "trajectories")
-MIXABLE = ("video", "shards", "trajectories")
+SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
+MIXABLE = ("video", "shards", "trajectories", "tfds")
 
 
 def clip_spec(data_cfg) -> ClipSpec:
@@ -67,6 +67,12 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
         windows = trajectory_windows(path, data_cfg.frames, data_cfg.image_size, data_cfg.fps)
         records = windows.map(lambda w: {"video": w["video"]})
         return records, RandomFlip() if (train and data_cfg.flip) else None
+    if source == "tfds":  # RLDS episodes; every frame_step-th step, cropped like video
+        from lawm_jax.data.tfds_source import EpisodeSource, episode_windows
+        t, k = data_cfg.tfds, data_cfg.tfds.frame_step
+        episodes = EpisodeSource(path, t.split, t.image_key, t.action_key)
+        windows = episode_windows(episodes, frames=(data_cfg.frames - 1) * k + 1, stride=data_cfg.frames * k)
+        return windows.map(lambda w: {"video": w["video"][::k]}), CropFrames(clip_spec(data_cfg), train)
     raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
 
 
