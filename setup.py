@@ -8,6 +8,8 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["lawm_jax", "lawm_jax.*"]),
+    # The bundled real footage (configs/tiny.py's default data) and its licences.
+    package_data={"lawm_jax": ["data/footage/*.mp4", "data/footage/*.md", "data/footage/licenses/*"]},
     python_requires=">=3.11",
     install_requires=[
         "jax>=0.7.0",
@@ -19,6 +21,7 @@ setuptools.setup(
         "chex>=0.1.90",
         "absl-py>=2.1.0",
         "numpy>=1.26",
+        "av>=12.0",  # PyAV: video decoding (bundles FFmpeg); the default data is real video
     ],
     extras_require={
         "test": ["pytest>=8.0"],
@@ -29,6 +32,5 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
         # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
-        "video": ["av>=12.0"],
     },
 )

@@ -27,7 +27,8 @@ def get_config(bottleneck: str | None = None):
                              dtype="bfloat16", remat=True)
     c.model.bottleneck.update(latent_dim=128, beta=5e-5, codebook_size=1024, reset_every=293)
 
-    c.data.source = "shapes"  # replaced by the video pipeline (data issue); shapes run anywhere
+    c.data.source = "video"
+    c.data.path = ""  # required: your videos (or shards, or a data.mixture); the bundled 88 s is a toy
     c.data.frames = 16
     c.data.image_size = 256
     c.data.global_batch = 1024

@@ -1,16 +1,19 @@
-"""Tiny CPU run on procedural moving shapes (a few minutes on 2 cores).
+"""Tiny CPU run on the real footage bundled with the package (a few minutes on 2 cores).
 
     python -m lawm_jax.main --config=configs/tiny.py --workdir=/tmp/lawm_tiny
     python -m lawm_jax.main --config=configs/tiny.py:noisy --workdir=/tmp/lawm_noisy \
         --config.train.steps=100
 
 The optional argument picks the bottleneck: sparse (default), noisy, vq,
-deterministic or unconstrained. Frozen random tiny encoder, 8 frames of 32x32.
+deterministic or unconstrained. Frozen random tiny encoder, 8 frames of 32x32 at 4 fps
+from lawm_jax/data/footage (88 s of video; `--config.data.source=shapes` for the
+procedural moving shapes the tests use).
 """
 import dataclasses
 
 import ml_collections
 
+from lawm_jax.data.clips import BUNDLED_FOOTAGE
 from lawm_jax.models.encoder import EncoderConfig
 
 
@@ -32,9 +35,9 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.model.normalize_states = True
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "shapes"  # procedural moving shapes (data/synthetic.py), "video" or "shards"
+    c.data.source = "video"   # or "shapes" (data/synthetic.py), "shards", "trajectories", "tfds"
     c.data.num_clips = 512    # shapes only
-    c.data.path = ""          # video: folder (recursive) or list file; shards: tools/make_shards.py output
+    c.data.path = BUNDLED_FOOTAGE  # video: folder (recursive) or list file; shards: make_shards output
     c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"

@@ -14,6 +14,9 @@ def test_tiny_config_validates_for_every_bottleneck(kind):
 
 def test_paper_config_is_the_papers_recipe():
     c = paper.get_config("noisy")
+    with pytest.raises(ConfigError, match="config.data.path=''"):  # a paper run needs real data
+        validate(c)
+    c.data.path = "/data/videos"
     wm_cfg = validate(c)
     enc = wm_cfg.encoder
     assert (enc.width, enc.depth, enc.num_heads, enc.patch, enc.tubelet) == (1024, 24, 16, 16, 2)

@@ -165,8 +165,8 @@ def test_paper_sized_model_builds():
     """Shapes only (no memory): the paper's ViT-L predictor with full-width AdaLN is
     ~450M parameters (paper notes §3.2), the V-JEPA 2-L encoder ~300M."""
     from configs import paper
-    from lawm_jax.config import validate
-    wm = WorldModel(validate(paper.get_config("noisy")))
+    from lawm_jax.config import world_model_config
+    wm = WorldModel(world_model_config(paper.get_config("noisy")))
     shapes = jax.eval_shape(wm.init, jax.random.key(0))
     count = {k: sum(int(np.prod(x.shape)) for x in jax.tree.leaves(v)) for k, v in shapes.items()}
     assert 300e6 < count["encoder"] < 306e6

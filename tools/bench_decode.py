@@ -7,7 +7,7 @@ cropped, from 640x360 H.264 sources (30 fps, keyframe every 2 s), on one core.
 Writes the sources into a temporary folder, times `load_clip` (seek + decode + one
 swscale resize + crop) over random clips, then random reads of the same clips from
 ArrayRecord shards (tools/make_shards.py), and prints the median clips/s of the repeats
-Needs the [video] extra.
+
 """
 from __future__ import annotations
 

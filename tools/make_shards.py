@@ -6,7 +6,7 @@
 
 Clips are centre-cropped, or with --random_crops=N written N times with different
 random-resized crops (augmentation baked in, since reading shards does not decode).
-Unusable videos are skipped and listed, as for data.source=video. Needs the [video] extra.
+Unusable videos are skipped and listed, as for data.source=video.
 """
 from __future__ import annotations
 

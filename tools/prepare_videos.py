@@ -4,7 +4,7 @@
 
 Probes every file (with a progress bar), writes the cached clip index beside the data
 (`.lawm_clip_index.json`; later runs re-probe only changed files), and prints the clip
-count and every unusable file with its reason. Needs the [video] extra.
+count and every unusable file with its reason.
 """
 from __future__ import annotations
 

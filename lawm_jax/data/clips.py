@@ -25,6 +25,9 @@ from lawm_jax.data.video import (VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_c
                                  resize_rgb)
 
 INDEX_VERSION = 1
+# Real footage shipped with the package (88 s, licences in its LICENSES.md): the tiny
+# config's default data, so a fresh install trains on real video.
+BUNDLED_FOOTAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "footage")
 
 
 class DataError(ValueError):

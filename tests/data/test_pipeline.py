@@ -2,11 +2,9 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
-
-from lawm_jax.data.clips import ClipSpec, build_index, clip_source  # noqa: E402
-from lawm_jax.data.pipeline import batch_iterator  # noqa: E402
-from tests.data.video_files import read_indices, write_video  # noqa: E402
+from lawm_jax.data.clips import ClipSpec, build_index, clip_source
+from lawm_jax.data.pipeline import batch_iterator
+from tests.data.video_files import read_indices, write_video
 
 
 @pytest.fixture(scope="module")

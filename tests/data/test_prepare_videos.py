@@ -3,11 +3,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
-
-from tests.data.video_files import write_video  # noqa: E402
+from tests.data.video_files import write_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

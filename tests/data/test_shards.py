@@ -2,13 +2,11 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
-
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip  # noqa: E402
-from lawm_jax.data.pipeline import batch_iterator  # noqa: E402
-from lawm_jax.data.shards import RandomFlip, shard_dataset  # noqa: E402
-from tests.data.video_files import write_video  # noqa: E402
-from tools.make_shards import make_shards  # noqa: E402
+from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip
+from lawm_jax.data.pipeline import batch_iterator
+from lawm_jax.data.shards import RandomFlip, shard_dataset
+from tests.data.video_files import write_video
+from tools.make_shards import make_shards
 
 
 @pytest.fixture

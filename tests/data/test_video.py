@@ -4,11 +4,9 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
-
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source, load_clip  # noqa: E402
-from lawm_jax.data.video import BadVideo, decode_clip, probe  # noqa: E402
-from tests.data.video_files import read_indices, write_video  # noqa: E402
+from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source, load_clip
+from lawm_jax.data.video import BadVideo, decode_clip, probe
+from tests.data.video_files import read_indices, write_video
 
 
 @pytest.fixture(scope="module")

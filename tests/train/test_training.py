@@ -15,6 +15,7 @@ from lawm_jax.train.loop import train
 
 def small_config(kind="unconstrained", steps=6, **train):
     c = tiny.get_config(kind)
+    c.data.source = "shapes"
     c.data.num_clips = 32
     c.data.global_batch = 4
     c.train.steps = steps
@@ -72,6 +73,7 @@ def test_the_latent_carries_information(tmp_path):
     errors = {}
     for kind in ("deterministic", "unconstrained"):
         c = tiny.get_config(kind)
+        c.data.source = "shapes"
         c.train.steps = 300
         c.train.log_every = 300
         c.train.ckpt_every = 300
@@ -83,7 +85,6 @@ def test_the_latent_carries_information(tmp_path):
 
 
 def test_training_on_decoded_video(tmp_path):
-    pytest.importorskip("av", reason="PyAV (the [video] extra) is not installed")
     from tests.data.video_files import write_video
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "v0.mp4", 90, size=(48, 64))
