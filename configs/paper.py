@@ -28,6 +28,7 @@ def get_config(bottleneck: str | None = None):
     c.model.bottleneck.update(latent_dim=128, beta=5e-5, codebook_size=1024, reset_every=293)
 
     c.data.source = "video"
+    c.data.cache_mb = 0  # a web-scale dataset does not fit in memory
     c.data.path = ""  # required: your videos (or shards, or a data.mixture); the bundled 88 s is a toy
     c.data.frames = 16
     c.data.image_size = 256

@@ -43,6 +43,7 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.crop = "random_resized"  # video: or "center"
     c.data.flip = True        # video, shards: random horizontal flips
     c.data.max_bad_fraction = 0.5   # video: stop if more of the files are unusable
+    c.data.cache_mb = 1024    # video: keep decoded clips in memory up to this (small datasets); 0: off
     # tfds: an RLDS dataset in ArrayRecord (e.g. DROID), every frame_step-th step (15 Hz -> 3.75 fps: 4)
     c.data.tfds = ml_collections.ConfigDict(
         {"split": "train", "image_key": "observation/image", "action_key": "action", "frame_step": 1})

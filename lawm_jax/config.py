@@ -100,6 +100,7 @@ def validate(config) -> WorldModelConfig:
         _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
                "must be in [0, 1]")
     _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
+    _check(d.cache_mb >= 0, "data.cache_mb", d.cache_mb, "must be >= 0 (0: no cache)")
     _check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")

@@ -15,13 +15,19 @@ from lawm_jax.data.shards import RandomFlip, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 from lawm_jax.data.trajectories import trajectory_windows
 
+# 16 reader threads but only 16 batches read ahead: Grain's default of 500 keeps the
+# readers busy competing with the train step for the cores (on 2 cores the tiny config
+# trained from shards at 0.6x the data-free rate with it, 0.9-1.0x with 16;
+# tools/bench_pipeline.py).
+READ_OPTIONS = grain.ReadOptions(num_threads=16, prefetch_buffer_size=16)
 SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
 MIXABLE = ("video", "shards", "trajectories", "tfds")
 
 
 def clip_spec(data_cfg) -> ClipSpec:
     return ClipSpec(frames=data_cfg.frames, fps=data_cfg.fps, size=data_cfg.image_size,
-                    crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction)
+                    crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction,
+                    cache_mb=data_cfg.cache_mb)
 
 
 def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
@@ -85,7 +91,7 @@ def stream(records: grain.MapDataset, seed: int, decode=None, shard_index: int =
 
 def batches(ds: grain.MapDataset, batch_size: int, workers: int = 0):
     """Iterator of batches; `get_state()` / `set_state()` resume it exactly."""
-    it = ds.batch(batch_size, drop_remainder=True).to_iter_dataset()
+    it = ds.batch(batch_size, drop_remainder=True).to_iter_dataset(READ_OPTIONS)
     if workers > 0:
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     return iter(it)

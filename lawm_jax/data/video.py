@@ -147,13 +147,6 @@ def _to_rgb(frame, size) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def resize_rgb(image: np.ndarray, size: int) -> np.ndarray:
-    """An RGB uint8 array (H, W, 3) resized to (size, size) with swscale, as decoding does."""
-    av = _av()
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-    return frame.reformat(width=size, height=size, interpolation="BILINEAR").to_ndarray()
-
-
 def num_clips(info: VideoInfo, num_frames: int, fps: float, stride: float | None = None) -> int:
     """How many clips of num_frames at fps fit, starting every `stride` seconds
     (default: back to back)."""

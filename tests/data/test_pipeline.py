@@ -75,3 +75,40 @@ def test_decoded_clips_show_the_indexed_frames(tmp_path):
         _, start = idx.clips[number]
         want = np.floor((start + np.arange(3) / 4.0) * 30 + 1e-6)
         np.testing.assert_array_equal(read_indices(clip), want)
+
+
+def test_the_clip_cache_changes_nothing_but_speed(tmp_path):
+    """data.cache_mb: a clip decoded once and cropped afresh each time; hits and misses
+    give the same pixels, the budget is kept, and the frames are still the right ones."""
+    import dataclasses
+    write_video(tmp_path / "square.mp4", 90, size=(64, 64))
+    spec = ClipSpec(frames=3, fps=4.0, size=32, crop="center", flip=False, cache_mb=1)
+    idx = build_index(str(tmp_path), spec)
+    _, cached = clip_source(idx, spec, train=False)
+    miss = cached.random_map(2, np.random.default_rng(0))["video"]
+    assert list(cached.cache) == [2] and cached.cached_bytes == 3 * 64 * 64 * 3  # short side <= 2 x 32
+    np.testing.assert_array_equal(cached.random_map(2, np.random.default_rng(0))["video"], miss)
+    _, start = idx.clips[2]
+    np.testing.assert_array_equal(read_indices(miss), np.floor((start + np.arange(3) / 4.0) * 30 + 1e-6))
+    _, uncached = clip_source(idx, dataclasses.replace(spec, cache_mb=0), train=False)
+    direct = uncached.random_map(2, np.random.default_rng(0))["video"]
+    assert np.abs(direct.astype(int) - miss).mean() < 3  # two resizes vs one: near-identical
+    # Training crops differ per draw even from one cached decode; the budget caps the cache.
+    train_spec = dataclasses.replace(spec, crop="random_resized", cache_mb=2 * 3 * 64 * 64 * 3 / 2**20)
+    _, decode = clip_source(idx, train_spec, train=True)
+    first = decode.random_map(0, np.random.default_rng(1))["video"]
+    assert not np.array_equal(decode.random_map(0, np.random.default_rng(2))["video"], first)
+    for number in (1, 3):
+        decode.random_map(number, np.random.default_rng(1))
+    assert sorted(decode.cache) == [0, 1] and decode.cached_bytes <= train_spec.cache_mb * 2**20
+
+
+def test_resize_frames_is_exact_where_it_can_be_and_does_not_alias():
+    from lawm_jax.data.clips import resize_frames
+    frames = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(resize_frames(frames, 16), frames)  # same size: identity
+    checker = (np.indices((32, 32)).sum(0) % 2 * 255).astype(np.uint8)[None, ..., None].repeat(3, -1)
+    halved = resize_frames(checker, 16)  # a pixel-level checkerboard averages to grey
+    assert np.abs(halved[:, 1:-1, 1:-1].astype(int) - 128).max() <= 1  # (edges renormalise)
+    ramp = np.broadcast_to(np.arange(0, 256, 8, dtype=np.uint8)[None, None, :, None], (1, 4, 32, 3))
+    assert np.all(np.diff(resize_frames(np.ascontiguousarray(ramp), 8)[0, 0, :, 0].astype(int)) > 0)
