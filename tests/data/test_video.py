@@ -121,3 +121,13 @@ def test_list_file_and_crops(tmp_path):
     assert not all(np.array_equal(crops[0], c) for c in crops[1:])  # augmentations vary
     numbers, decode = clip_source(index, spec)
     assert len(numbers) == 5
+
+
+@pytest.mark.parametrize("codec,pix_fmt,ext", [("libx264", "yuv444p", "mp4"), ("libx264", "gray", "mkv"),
+                                               ("ffv1", "bgr0", "mkv"), ("png", "rgb24", "mov"),
+                                               ("libx264", "yuv420p10le", "mp4")])
+def test_odd_pixel_formats_decode_to_the_right_rgb_frames(tmp_path, codec, pix_fmt, ext):
+    path = write_video(tmp_path / f"odd.{ext}", 60, codec=codec, pix_fmt=pix_fmt)
+    clip = decode_clip(str(path), 0.5, 3, fps=4.0)
+    assert clip.dtype == np.uint8 and clip.shape == (3, 48, 64, 3)
+    np.testing.assert_array_equal(read_indices(clip), [15, 22, 30])  # frames at 0.5, 0.75, 1.0 s

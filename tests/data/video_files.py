@@ -27,12 +27,12 @@ def read_indices(clip):
 
 
 def write_video(path, num_frames, fps=30, size=(48, 64), codec="libx264", gop=10, rotation=None,
-                container_format=None):
+                container_format=None, pix_fmt="yuv420p"):
     import av
     with av.open(str(path), "w", format=container_format) as c:
         stream = c.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = size[1], size[0]
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         if codec == "libx264":
             stream.options = {"crf": "12", "g": str(gop)}
         if rotation is not None:
