@@ -52,6 +52,11 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.image_size = 32
     c.data.global_batch = 16
 
+    # Device mesh (lawm_jax/train/sharding.py): data x fsdp = all devices; params "replicated"
+    # or "fsdp" (arrays of >= fsdp_min_size elements split over the fsdp axis).
+    c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "params": "replicated",
+                                        "fsdp_min_size": 2**14})
+
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300
     c.train.muon_lr = 0.02

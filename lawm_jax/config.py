@@ -16,6 +16,7 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train",)
+PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
 DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
@@ -102,6 +103,11 @@ def validate(config) -> WorldModelConfig:
     _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
     _check(d.cache_mb >= 0, "data.cache_mb", d.cache_mb, "must be >= 0 (0: no cache)")
     _check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
+    m = config.mesh
+    _check(m.params in PARAM_SHARDINGS, "mesh.params", m.params, f"must be one of {PARAM_SHARDINGS}")
+    _check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")
+    _check(m.data == -1 or m.data >= 1, "mesh.data", m.data, "must be >= 1, or -1 (all devices fsdp leaves)")
+    _check(m.fsdp_min_size >= 0, "mesh.fsdp_min_size", m.fsdp_min_size, "must be >= 0")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

@@ -5,15 +5,19 @@ import functools
 import json
 import os
 import time
+from typing import Any, Callable, NamedTuple
 
 import jax
 import ml_collections
 import numpy as np
+import optax
 from absl import logging
+from jax.sharding import NamedSharding
 
 from lawm_jax import checkpoint
 from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
+from lawm_jax.train import sharding
 from lawm_jax.train.optimizer import make_optimizer
 from lawm_jax.train.step import TrainState, init_train_state, train_step
 from lawm_jax.world_model import WorldModel, WorldModelConfig
@@ -32,13 +36,39 @@ def prepare_encoder(config, wm: WorldModel, params, workdir: str):
     return params["encoder"], path
 
 
+class CompiledStep(NamedTuple):
+    wm: WorldModel
+    tx: optax.GradientTransformation
+    step: Callable            # (rng, state, encoder_params, video) -> (state, metrics)
+    state_shardings: Any      # TrainState of NamedShardings
+    encoder_shardings: Any
+
+
 @functools.lru_cache(maxsize=4)
-def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple):
-    """(WorldModel, optimizer, jitted step), cached so that repeated runs in one process
-    (notebooks, sweeps, tests) compile once."""
+def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.sharding.Mesh,
+                        param_sharding: str = "replicated", fsdp_min_size: int = 2**14) -> CompiledStep:
+    """The train step jitted over `mesh` with explicit shardings and donated state;
+    cached so that repeated runs in one process (notebooks, sweeps, tests) compile once."""
     wm = WorldModel(wm_cfg)
     tx = make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
-    return wm, tx, jax.jit(functools.partial(train_step, wm, tx), donate_argnums=(1,))
+    params = jax.eval_shape(wm.init, jax.random.key(0))
+    state = jax.eval_shape(functools.partial(init_train_state, wm, tx), params)
+    state_sh = sharding.tree_shardings(state, mesh, param_sharding, fsdp_min_size)
+    encoder_sh = sharding.tree_shardings(params["encoder"], mesh, param_sharding, fsdp_min_size)
+    replicated = sharding.replicated(mesh)
+    step = jax.jit(functools.partial(train_step, wm, tx),
+                   in_shardings=(replicated, state_sh, encoder_sh, NamedSharding(mesh, sharding.BATCH)),
+                   out_shardings=(state_sh, replicated), donate_argnums=(1,))
+    return CompiledStep(wm, tx, step, state_sh, encoder_sh)
+
+
+def mesh_for(config) -> jax.sharding.Mesh:
+    """The config's mesh over all devices; the global batch must split evenly over it."""
+    mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
+    if config.data.global_batch % mesh.size:
+        raise ValueError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
+                         f"of the {mesh.size} devices")
+    return mesh
 
 
 def train(config, workdir: str, max_steps: int | None = None):
@@ -50,24 +80,32 @@ def train(config, workdir: str, max_steps: int | None = None):
     Returns (world model, final params, list of logged metric dicts).
     """
     wm_cfg = validate(config)
-    wm, tx, step_fn = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())))
+    mesh = mesh_for(config)
+    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh,
+                                   config.mesh.params, config.mesh.fsdp_min_size)
+    wm, tx, step_fn = compiled.wm, compiled.tx, compiled.step
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
     encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
+    encoder_params = jax.device_put(encoder_params, compiled.encoder_shardings)
     with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
         json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
                    "config": config.to_dict()}, f, indent=2, default=str)
 
-    state = init_train_state(wm, tx, params)
+    state = jax.device_put(init_train_state(wm, tx, params), compiled.state_shardings)
+    # Each process reads its own share of the data and of every global batch.
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch)
+                                       config.data.global_batch // jax.process_count(),
+                                       shard_index=jax.process_index(), shard_count=jax.process_count())
     with open(os.path.join(workdir, "data_report.json"), "w") as f:
         json.dump(data_report, f, indent=2)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints)
     if mngr.latest_step() is not None:
         state, data_state = checkpoint.restore_train_state(
-            mngr, mngr.latest_step(), jax.eval_shape(lambda: state))
+            mngr, mngr.latest_step(), jax.tree.map(
+                lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), state,
+                compiled.state_shardings))
         state = TrainState(*state)
         data.set_state(data_state)
         logging.info("resumed from step %d in %s", int(state.step), workdir)
@@ -80,7 +118,7 @@ def train(config, workdir: str, max_steps: int | None = None):
         stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
         for step in range(start, stop):
             batch = next(data)
-            state, metrics = step_fn(rng, state, encoder_params, batch["video"])
+            state, metrics = step_fn(rng, state, encoder_params, sharding.global_batch(mesh, batch["video"]))
             done = step + 1
             if done % config.train.log_every == 0 or done == config.train.steps:
                 row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},

@@ -1,0 +1,78 @@
+"""The train step over a device mesh: 1 device == 4 data-parallel == 2x2 FSDP."""
+import jax
+import numpy as np
+import pytest
+from jax.sharding import PartitionSpec as P
+
+from configs import tiny
+from lawm_jax.config import validate
+from lawm_jax.train import sharding
+from lawm_jax.train.loop import compiled_train_step
+from lawm_jax.train.step import init_train_state
+
+
+def test_the_partition_rule():
+    spec = sharding.spec_for
+    assert spec((64, 128), "fsdp", 4, 1024) == P(None, "fsdp")    # largest axis
+    assert spec((96, 64), "fsdp", 4, 1024) == P("fsdp")
+    assert spec((6, 30), "fsdp", 4, 100) == P()                    # nothing divides: replicate
+    assert spec((64,), "fsdp", 4, 1024) == P()                     # small: replicate
+    assert spec((), "fsdp", 4, 0) == P()
+    assert spec((64, 128), "replicated", 4, 1) == P()
+    with pytest.raises(ValueError, match="config.mesh.params='zero3'"):
+        spec((4,), "zero3", 2, 1)
+
+
+def test_mesh_shapes_and_errors():
+    assert dict(sharding.make_mesh().shape) == {"data": 4, "fsdp": 1}
+    assert dict(sharding.make_mesh(fsdp=2).shape) == {"data": 2, "fsdp": 2}
+    with pytest.raises(ValueError, match="fsdp=3 must be >= 1 and divide the 4 devices"):
+        sharding.make_mesh(fsdp=3)
+    with pytest.raises(ValueError, match="data=3 x config.mesh.fsdp=1 must equal the 4 devices"):
+        sharding.make_mesh(data=3)
+
+
+def run_steps(config, mesh, mode, batches):
+    compiled = compiled_train_step(validate(config), tuple(sorted(config.train.items())), mesh, mode, 256)
+    params = compiled.wm.init(jax.random.key(0))
+    state = jax.device_put(init_train_state(compiled.wm, compiled.tx, params), compiled.state_shardings)
+    encoder = jax.device_put(params["encoder"], compiled.encoder_shardings)
+    losses = []
+    for video in batches:
+        state, metrics = compiled.step(jax.random.key(1), state, encoder, sharding.global_batch(mesh, video))
+        losses.append(float(metrics["loss"]))
+    return losses, state
+
+
+@pytest.mark.parametrize("kind", ["sparse", "vq"])
+def test_single_device_data_parallel_and_fsdp_agree(kind):
+    config = tiny.get_config(kind)
+    config.data.global_batch = 8
+    batches = [np.random.default_rng(i).integers(0, 256, (8, 8, 32, 32, 3), dtype=np.uint8) for i in range(3)]
+    devices = jax.devices()
+    runs = {"1 device": run_steps(config, sharding.make_mesh(devices=devices[:1]), "replicated", batches),
+            "4 data": run_steps(config, sharding.make_mesh(), "replicated", batches),
+            "2x2 fsdp": run_steps(config, sharding.make_mesh(fsdp=2), "fsdp", batches)}
+    losses, state = runs["1 device"]
+    for name, (other_losses, other_state) in runs.items():
+        np.testing.assert_allclose(other_losses, losses, rtol=2e-5, err_msg=name)
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(other_state.params)):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-5, err_msg=name)
+    # FSDP really splits the big arrays, optimizer moments included, and keeps them split.
+    fsdp_state = runs["2x2 fsdp"][1]
+    split = [x for x in jax.tree.leaves(fsdp_state) if "fsdp" in str(x.sharding.spec)]
+    assert len(split) >= 2 * len(jax.tree.leaves(fsdp_state.params)) // 4
+    kernel = fsdp_state.params["predictor"]["layer_0"]["mlp"]["fc1"]["kernel"]
+    assert kernel.sharding.spec == P(None, "fsdp") and kernel.addressable_shards[0].data.shape == (64, 64)
+
+
+def test_mesh_config_is_validated():
+    from lawm_jax.config import ConfigError
+    c = tiny.get_config()
+    c.mesh.params = "zero3"
+    with pytest.raises(ConfigError, match="config.mesh.params='zero3'"):
+        validate(c)
+    c = tiny.get_config()
+    c.mesh.fsdp = 0
+    with pytest.raises(ConfigError, match="config.mesh.fsdp=0"):
+        validate(c)
