@@ -57,6 +57,11 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "params": "replicated",
                                         "fsdp_min_size": 2**14})
 
+    # Multi-host (lawm_jax/train/distributed.py): coordinator "host:port" with num_processes
+    # and this process's id, or auto=True to read the cluster from the environment.
+    c.distributed = ml_collections.ConfigDict({"coordinator": "", "num_processes": 1, "process_id": 0,
+                                               "auto": False})
+
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300
     c.train.muon_lr = 0.02

@@ -67,5 +67,7 @@ def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
     train_cfg = ml_collections.ConfigDict(saved["config"]["train"])
     tx = make_optimizer(train_cfg, train_cfg.steps)
     abstract = jax.eval_shape(lambda: init_train_state(wm, tx, wm.init(jax.random.key(0))))
-    state, _ = checkpoint.restore_train_state(mngr, step, abstract)
+    # Onto this process's first device, whatever mesh the run was saved from.
+    target = checkpoint.restore_target(abstract, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    state, _ = checkpoint.restore_train_state(mngr, step, target)
     return LoadedWorldModel(wm, {**TrainState(*state).params, "encoder": encoder_params}, int(step))

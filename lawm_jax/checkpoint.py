@@ -21,7 +21,9 @@ from lawm_jax.models.encoder import EncoderConfig
 _ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
 
 
-def save_encoder(directory: str, params, cfg: EncoderConfig) -> None:
+def save_encoder(directory: str, params, cfg: EncoderConfig, write_config: bool = True) -> None:
+    """In a multi-process run every process calls this (Orbax saves together) and one
+    passes write_config=True."""
     directory = os.path.abspath(directory)
     if os.path.exists(os.path.join(directory, "params")):
         raise FileExistsError(f"{directory} already holds an encoder checkpoint; choose a new --output "
@@ -31,8 +33,9 @@ def save_encoder(directory: str, params, cfg: EncoderConfig) -> None:
         ckptr.save(os.path.join(directory, "params"), jax.tree.map(np.asarray, params))
         ckptr.wait_until_finished()
     # Written last: a directory without it is an incomplete conversion.
-    with open(os.path.join(directory, "encoder_config.json"), "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=2)
+    if write_config:
+        with open(os.path.join(directory, "encoder_config.json"), "w") as f:
+            json.dump(dataclasses.asdict(cfg), f, indent=2)
 
 
 def load_encoder(directory: str, expected: EncoderConfig | None = None):
@@ -65,6 +68,14 @@ def checkpoint_manager(directory: str, keep: int) -> ocp.CheckpointManager:
 def save_train_state(mngr: ocp.CheckpointManager, step: int, state, data_state: dict) -> None:
     mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                             data=ocp.args.JsonSave(data_state)))
+
+
+def restore_target(abstract, shardings):
+    """Shapes and dtypes of `abstract`, placed by `shardings` (one Sharding or a matching
+    tree): restoring onto it re-lays the arrays out for any mesh or device count."""
+    if isinstance(shardings, jax.sharding.Sharding):
+        shardings = jax.tree.map(lambda _: shardings, abstract)
+    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract, shardings)
 
 
 def restore_train_state(mngr: ocp.CheckpointManager, step: int, abstract_state):

@@ -108,6 +108,11 @@ def validate(config) -> WorldModelConfig:
     _check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")
     _check(m.data == -1 or m.data >= 1, "mesh.data", m.data, "must be >= 1, or -1 (all devices fsdp leaves)")
     _check(m.fsdp_min_size >= 0, "mesh.fsdp_min_size", m.fsdp_min_size, "must be >= 0")
+    dist = config.distributed
+    if dist.coordinator:
+        _check(dist.num_processes >= 1, "distributed.num_processes", dist.num_processes, "must be >= 1")
+        _check(0 <= dist.process_id < dist.num_processes, "distributed.process_id", dist.process_id,
+               f"must be in [0, distributed.num_processes={dist.num_processes})")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

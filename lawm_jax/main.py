@@ -3,11 +3,13 @@
 Jobs (config.job): train -- trains the LAM (IDM + bottleneck + predictor); re-running
 the same command on the same workdir resumes from its latest checkpoint.
 """
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.clips import DataError
+from lawm_jax.train import distributed
 from lawm_jax.train.loop import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).",
@@ -25,7 +27,9 @@ def main(argv):
         validate(config)
     except ConfigError as e:
         raise app.UsageError(str(e)) from None
-    logging.info("job %s -> %s", config.job, _WORKDIR.value)
+    distributed.initialize(config.distributed)  # before anything touches a device
+    logging.info("job %s -> %s (process %d of %d)", config.job, _WORKDIR.value,
+                 jax.process_index(), jax.process_count())
     try:
         JOBS[config.job](config, _WORKDIR.value)
     except DataError as e:  # the user's data, not a bug: no stack trace

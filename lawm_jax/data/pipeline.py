@@ -1,10 +1,13 @@
 """Batched, shuffled, process-sharded, checkpointable iterators over the data sources.
 
-Order of operations (Grain), per source: records -> shuffle(seed) -> this process's
-shard -> repeat -> decode/augment (per-record seeded); then, for a mixture, the sources
-interleaved at their weights (deterministic); then batch and optional worker processes.
-Decoding after the repeat gives every epoch fresh augmentations; sharding after the
-shuffle gives every process a disjoint share of each epoch.
+Order of operations (Grain), per source: records -> shuffle(seed) -> repeat ->
+decode/augment (seeded per position); then, for a mixture, the sources interleaved at
+their weights (deterministic); then this process's slots of every global batch; then
+batch and optional worker processes. Decoding after the repeat gives every epoch fresh
+augmentations. The global sequence does not depend on the number of processes: with P
+processes, process p reads positions p*B/P .. (p+1)*B/P - 1 of each global batch of B,
+so the global batches are the same on 1 host or 64, and each process decodes only its
+own clips.
 """
 from __future__ import annotations
 
@@ -82,29 +85,50 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
     raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
 
 
-def stream(records: grain.MapDataset, seed: int, decode=None, shard_index: int = 0,
-           shard_count: int = 1) -> grain.MapDataset:
-    """An endless, shuffled, sharded, decoded MapDataset of one source."""
-    ds = records.shuffle(seed=seed)[shard_index::shard_count].repeat(None)
+def stream(records: grain.MapDataset, seed: int, decode=None) -> grain.MapDataset:
+    """An endless, shuffled, decoded MapDataset of one source (the global sequence)."""
+    ds = records.shuffle(seed=seed).repeat(None)
     return ds.random_map(decode, seed=seed) if decode is not None else ds
 
 
-def batches(ds: grain.MapDataset, batch_size: int, workers: int = 0):
-    """Iterator of batches; `get_state()` / `set_state()` resume it exactly."""
-    it = ds.batch(batch_size, drop_remainder=True).to_iter_dataset(READ_OPTIONS)
+class _ProcessSlots:
+    """Random access to this process's positions of each global batch of a sequence."""
+
+    def __init__(self, ds: grain.MapDataset, global_batch: int, process_index: int, process_count: int):
+        if global_batch % process_count:
+            raise DataError(f"config.data.global_batch={global_batch} must be a multiple of the "
+                            f"{process_count} processes")
+        self.ds, self.global_batch = ds, global_batch
+        self.local = global_batch // process_count
+        self.offset = process_index * self.local
+
+    def __len__(self) -> int:
+        return len(self.ds) // self.global_batch * self.local
+
+    def __getitem__(self, i: int):
+        return self.ds[i // self.local * self.global_batch + self.offset + i % self.local]
+
+
+def batches(ds: grain.MapDataset, global_batch: int, process_index: int = 0, process_count: int = 1,
+            workers: int = 0):
+    """Iterator of this process's batches (global_batch / process_count elements);
+    `get_state()` / `set_state()` resume it exactly."""
+    if process_count > 1:
+        ds = grain.MapDataset.source(_ProcessSlots(ds, global_batch, process_index, process_count))
+    it = ds.batch(global_batch // process_count, drop_remainder=True).to_iter_dataset(READ_OPTIONS)
     if workers > 0:
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
     return iter(it)
 
 
-def batch_iterator(records, batch_size: int, seed: int, decode=None, shard_index: int = 0,
-                   shard_count: int = 1, workers: int = 0):
-    """Endless batches of `batch_size` (this process's share of the global batch)."""
-    return batches(stream(records, seed, decode, shard_index, shard_count), batch_size, workers)
+def batch_iterator(records, global_batch: int, seed: int, decode=None, process_index: int = 0,
+                   process_count: int = 1, workers: int = 0):
+    """Endless batches of this process's share of `global_batch`."""
+    return batches(stream(records, seed, decode), global_batch, process_index, process_count, workers)
 
 
-def config_batches(data_cfg, seed: int, frames_per_step: int, batch_size: int,
-                   shard_index: int = 0, shard_count: int = 1, train: bool = True):
+def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
+                   process_index: int = 0, process_count: int = 1, train: bool = True):
     """The run config's data: its source, or the weighted mixture in data.mixture.
 
     Returns (batch iterator, report): the report counts clips, videos and unusable files
@@ -114,6 +138,6 @@ def config_batches(data_cfg, seed: int, frames_per_step: int, batch_size: int,
     streams, report = [], {"bad_files": {}}
     for i, (source, path, _) in enumerate(parts):
         records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path, report)
-        streams.append(stream(records, seed + i, decode, shard_index, shard_count))
+        streams.append(stream(records, seed + i, decode))
     ds = streams[0] if len(streams) == 1 else grain.MapDataset.mix(streams, [w for *_, w in parts])
-    return batches(ds, batch_size, data_cfg.workers), report
+    return batches(ds, global_batch, process_index, process_count, data_cfg.workers), report

@@ -17,7 +17,7 @@ from jax.sharding import NamedSharding
 from lawm_jax import checkpoint
 from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
-from lawm_jax.train import sharding
+from lawm_jax.train import distributed, sharding
 from lawm_jax.train.optimizer import make_optimizer
 from lawm_jax.train.step import TrainState, init_train_state, train_step
 from lawm_jax.world_model import WorldModel, WorldModelConfig
@@ -29,10 +29,12 @@ def prepare_encoder(config, wm: WorldModel, params, workdir: str):
     """Frozen encoder weights: the converted checkpoint the config names, or (none named)
     the seeded random init, saved once to WORKDIR/encoder so the run can be reloaded."""
     path = config.model.encoder_checkpoint or os.path.join(workdir, "encoder")
-    if config.model.encoder_checkpoint or os.path.exists(os.path.join(path, "encoder_config.json")):
+    saved = os.path.exists(os.path.join(path, "encoder_config.json"))
+    distributed.barrier("lawm:encoder")  # every process decides before any writes
+    if config.model.encoder_checkpoint or saved:
         enc, _ = checkpoint.load_encoder(path, wm.config.encoder)
         return enc, path
-    checkpoint.save_encoder(path, params["encoder"], wm.config.encoder)
+    checkpoint.save_encoder(path, params["encoder"], wm.config.encoder, write_config=distributed.is_primary())
     return params["encoder"], path
 
 
@@ -88,24 +90,24 @@ def train(config, workdir: str, max_steps: int | None = None):
     params = wm.init(jax.random.key(config.seed))
     encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
     encoder_params = jax.device_put(encoder_params, compiled.encoder_shardings)
-    with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-        json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
-                   "config": config.to_dict()}, f, indent=2, default=str)
+    primary = distributed.is_primary()
+    if primary:
+        with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+            json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
+                       "config": config.to_dict()}, f, indent=2, default=str)
 
     state = jax.device_put(init_train_state(wm, tx, params), compiled.state_shardings)
     # Each process reads its own share of the data and of every global batch.
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch // jax.process_count(),
-                                       shard_index=jax.process_index(), shard_count=jax.process_count())
-    with open(os.path.join(workdir, "data_report.json"), "w") as f:
-        json.dump(data_report, f, indent=2)
+                                       config.data.global_batch, jax.process_index(), jax.process_count())
+    if primary:
+        with open(os.path.join(workdir, "data_report.json"), "w") as f:
+            json.dump(data_report, f, indent=2)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints)
     if mngr.latest_step() is not None:
         state, data_state = checkpoint.restore_train_state(
-            mngr, mngr.latest_step(), jax.tree.map(
-                lambda x, sh: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sh), state,
-                compiled.state_shardings))
+            mngr, mngr.latest_step(), checkpoint.restore_target(state, compiled.state_shardings))
         state = TrainState(*state)
         data.set_state(data_state)
         logging.info("resumed from step %d in %s", int(state.step), workdir)
@@ -128,8 +130,9 @@ def train(config, workdir: str, max_steps: int | None = None):
                                              "rates (config.train.muon_lr / adam_lr)")
                 history.append(row)
                 logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
-                with open(metrics_path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+                if primary:
+                    with open(metrics_path, "a") as f:
+                        f.write(json.dumps(row) + "\n")
             if done % config.train.ckpt_every == 0 or done == stop:
                 checkpoint.save_train_state(mngr, done, state, data.get_state())
     finally:

@@ -25,15 +25,17 @@ PARAM_SHARDINGS = ("replicated", "fsdp")
 
 
 def make_mesh(data: int = -1, fsdp: int = 1, devices=None) -> Mesh:
-    """A (data, fsdp) mesh over `devices` (default: all); data=-1 takes what fsdp leaves."""
+    """A (data, fsdp) mesh over `devices` (default: all). data=-1 takes every device fsdp
+    leaves; an explicit data x fsdp uses the first that many devices."""
     devices = list(jax.devices() if devices is None else devices)
     n = len(devices)
-    if fsdp < 1 or n % fsdp:
+    if fsdp < 1 or (data == -1 and n % fsdp):
         raise ValueError(f"config.mesh.fsdp={fsdp} must be >= 1 and divide the {n} devices")
     data = n // fsdp if data == -1 else data
-    if data * fsdp != n:
-        raise ValueError(f"config.mesh.data={data} x config.mesh.fsdp={fsdp} must equal the "
-                         f"{n} devices (or set data=-1)")
+    if not 1 <= data * fsdp <= n:
+        raise ValueError(f"config.mesh.data={data} x config.mesh.fsdp={fsdp} needs more than the "
+                         f"{n} devices there are (data=-1 uses them all)")
+    devices = devices[:data * fsdp]
     # Auto axes: the model code is written unsharded and jit's partitioner places the
     # collectives (Explicit axes would ask every op for its output sharding).
     return jax.make_mesh((data, fsdp), MESH_AXES, axis_types=(AxisType.Auto, AxisType.Auto),

@@ -43,7 +43,7 @@ def test_trajectories_as_training_data(folders):
     c.data.update(mixture=f"trajectories:{folders}/arm=0.5,trajectories:{folders}/camera=0.5",
                   frames=4, image_size=16)
     validate(c)
-    it, _ = config_batches(c.data, seed=0, frames_per_step=2, batch_size=4)
+    it, _ = config_batches(c.data, seed=0, frames_per_step=2, global_batch=4)
     batch = next(it)
     it.close()
     assert set(batch) == {"video"} and batch["video"].shape == (4, 4, 16, 16, 3)

@@ -71,7 +71,7 @@ def test_weighted_mixture_of_sources(tmp_path):
                   frames=4, image_size=16, flip=False)
 
     def sources(n_batches):
-        it, _ = config_batches(c.data, seed=0, frames_per_step=2, batch_size=4)
+        it, _ = config_batches(c.data, seed=0, frames_per_step=2, global_batch=4)
         clips = [clip.tobytes() for _ in range(n_batches) for clip in next(it)["video"]]
         it.close()  # stop Grain's reader threads before pytest tears down
         return ["a" if x in fingerprints["a"] else "b" if x in fingerprints["b"] else "?" for x in clips]

@@ -222,7 +222,7 @@ def test_tfds_as_a_training_source(dataset):
     c.data.update(source="tfds", path=dataset, frames=4, image_size=8, crop="center", flip=False)
     c.data.tfds.frame_step = 2  # windows of 7 steps, frames at steps 0, 2, 4, 6
     validate(c)
-    it, _ = config_batches(c.data, seed=0, frames_per_step=1, batch_size=2)
+    it, _ = config_batches(c.data, seed=0, frames_per_step=1, global_batch=2)
     clips = [clip for _ in range(4) for clip in next(it)["video"]]
     it.close()
     for clip in clips:

@@ -16,6 +16,8 @@ from lawm_jax.train.loop import train
 def small_config(kind="unconstrained", steps=6, **train):
     c = tiny.get_config(kind)
     c.data.source = "shapes"
+    c.mesh.data = 1  # one device: long runs over 4 simulated CPU devices on 2 cores have hung in
+    # XLA's in-process all-reduce (a rendezvous timeout); meshes are tested in test_sharding.py
     c.data.num_clips = 32
     c.data.global_batch = 4
     c.train.steps = steps
@@ -74,6 +76,7 @@ def test_the_latent_carries_information(tmp_path):
     for kind in ("deterministic", "unconstrained"):
         c = tiny.get_config(kind)
         c.data.source = "shapes"
+        c.mesh.data = 1  # see small_config
         c.train.steps = 300
         c.train.log_every = 300
         c.train.ckpt_every = 300

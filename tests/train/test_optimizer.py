@@ -1,0 +1,54 @@
+"""Muon on the hidden matrices, AdamW on everything else."""
+import jax
+import ml_collections
+import numpy as np
+import optax
+
+from lawm_jax.train.optimizer import make_optimizer, muon_dimension_numbers
+from lawm_jax.world_model import WorldModel
+from tests.helpers import tiny_world_model_config
+
+
+def labelled(params):
+    flat = jax.tree_util.tree_flatten_with_path(muon_dimension_numbers(params),
+                                                is_leaf=lambda x: x is None or hasattr(x, "reduction_axis"))[0]
+    return {"/".join(getattr(k, "key", str(k)) for k in path): dims for path, dims in flat}
+
+
+def test_which_parameters_go_to_muon():
+    params = jax.eval_shape(WorldModel(tiny_world_model_config("vq")).init, jax.random.key(0))
+    trained = {k: v for k, v in params.items() if k != "encoder"}
+    labels = labelled(trained)
+    muon = {name for name, dims in labels.items() if dims is not None}
+    adam = set(labels) - muon
+    # Hidden matrices inside the blocks: attention, MLP, AdaLN modulation.
+    assert "predictor/layer_0/attention/query/kernel" in muon and "idm/layer_0/mlp/fc2/kernel" in muon
+    assert any("adaln" in n.lower() or "modulation" in n.lower() for n in muon), sorted(muon)
+    assert all("/layer_" in n and n.endswith("kernel") for n in muon)
+    # Everything else: embeddings, heads, tokens, norms, biases, the VQ codebook.
+    assert "bottleneck/codebook" in adam
+    assert any(n.endswith("bias") for n in adam) and any("norm" in n for n in adam)
+    assert all(not n.endswith("kernel") or "/layer_" not in n for n in adam)
+    q = labels["predictor/layer_0/attention/query/kernel"]  # (D, heads, head_dim): reduce over D
+    assert q.reduction_axis == 0 and q.output_axis == (1, 2)
+
+
+def test_learning_rates_weight_decay_and_schedule():
+    cfg = ml_collections.ConfigDict({"muon_lr": 0.02, "adam_lr": 1e-3, "weight_decay": 0.04,
+                                     "warmup_frac": 0.1, "clip_norm": 1.0})
+    tx = make_optimizer(cfg, total_steps=100)
+    params = {"mlp": {"layer_0": {"kernel": np.ones((8, 8), np.float32)}},
+              "head": {"kernel": np.ones((8, 8), np.float32)}}
+    state = tx.init(params)
+    zero = jax.tree.map(np.zeros_like, params)
+    updates, _ = tx.update(zero, state, params)
+    # Step 0 of the warm-up: learning rate 0, so nothing moves, decay included.
+    assert all(float(np.abs(u).max()) == 0 for u in jax.tree.leaves(updates))
+    for _ in range(11):  # the 11th update is the first at the peak rate (warm-up: 10 steps)
+        updates, state = tx.update(zero, state, params)
+    # With zero gradients only weight decay acts: lr * wd * w, each half at its own rate.
+    head = float(-updates["head"]["kernel"][0, 0])
+    hidden = float(-updates["mlp"]["layer_0"]["kernel"][0, 0])
+    np.testing.assert_allclose(head, 1e-3 * 0.04, rtol=1e-3)
+    assert hidden > 10 * head  # Muon's own (20x larger) rate
+    assert optax.global_norm(updates) > 0
