@@ -69,6 +69,7 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.weight_decay = 0.04
     c.train.warmup_frac = 0.1
     c.train.clip_norm = 1.0
+    c.train.nonfinite = "stop"  # a NaN/inf loss or gradient: "stop" the run, or "skip" the update
     c.train.log_every = 50
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2

@@ -49,3 +49,26 @@ def test_missing_video_folder_is_a_clear_error(tmp_path):
     assert out.returncode != 0
     assert "does not exist" in out.stderr and "config.data.path" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    args = ["--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.data.source=shapes",
+            "--config.train.steps=100000", "--config.train.log_every=1", "--config.train.ckpt_every=100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "lawm_jax.main", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "metrics.jsonl"
+    deadline = time.time() + 300
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # a preemption notice
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    saved = sorted(int(s) for s in os.listdir(tmp_path / "checkpoints"))
+    assert len(saved) == 1 and 3 <= saved[0] < 100000 and "SIGTERM: saved a checkpoint" in err
+    again = run_main(*args[:-2], f"--config.train.steps={saved[0] + 2}")
+    assert again.returncode == 0 and f"resumed from step {saved[0]}" in again.stderr

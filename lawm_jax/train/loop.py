@@ -4,12 +4,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
+import threading
 import time
 from typing import Any, Callable, NamedTuple
 
 import jax
 import ml_collections
-import numpy as np
 import optax
 from absl import logging
 from jax.sharding import NamedSharding
@@ -73,6 +74,16 @@ def mesh_for(config) -> jax.sharding.Mesh:
     return mesh
 
 
+def _catch_sigterm():
+    """(event set by SIGTERM, the handler it replaced): preemption ends the run at the next
+    step boundary with a checkpoint. Signals reach only the main thread; elsewhere (a
+    notebook's worker thread) nothing is installed."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return event, None
+    return event, signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+
+
 def train(config, workdir: str, max_steps: int | None = None):
     """Trains (or resumes) the LAM described by `config` in `workdir`.
 
@@ -115,6 +126,7 @@ def train(config, workdir: str, max_steps: int | None = None):
     rng = jax.random.key(config.seed + 1)
     history, t0 = [], time.time()
     metrics_path = os.path.join(workdir, "metrics.jsonl")
+    preempted, previous_handler = _catch_sigterm()
     try:
         start = int(state.step)
         stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
@@ -122,21 +134,31 @@ def train(config, workdir: str, max_steps: int | None = None):
             batch = next(data)
             state, metrics = step_fn(rng, state, encoder_params, sharding.global_batch(mesh, batch["video"]))
             done = step + 1
+            # "stop" reads one flag per step (a sync); the state itself never holds a NaN.
+            if config.train.nonfinite == "stop" and int(metrics["nonfinite"]):
+                raise FloatingPointError(
+                    f"non-finite loss or gradient at step {done}: the update was not applied and "
+                    f"no checkpoint was written for it (the last is step {mngr.latest_step()}); lower "
+                    "config.train.muon_lr / adam_lr, or set config.train.nonfinite=skip")
             if done % config.train.log_every == 0 or done == config.train.steps:
                 row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
+                       "skipped_steps": int(state.skipped),
                        "data/bad_files": len(data_report["bad_files"]), "elapsed_s": time.time() - t0}
-                if not np.isfinite(row["loss"]):
-                    raise FloatingPointError(f"loss is {row['loss']} at step {done}; lower the learning "
-                                             "rates (config.train.muon_lr / adam_lr)")
                 history.append(row)
                 logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
                 if primary:
                     with open(metrics_path, "a") as f:
                         f.write(json.dumps(row) + "\n")
-            if done % config.train.ckpt_every == 0 or done == stop:
+            if done % config.train.ckpt_every == 0 or done == stop or preempted.is_set():
                 checkpoint.save_train_state(mngr, done, state, data.get_state())
+            if preempted.is_set():
+                logging.warning("SIGTERM: saved a checkpoint at step %d and stopped; re-run the "
+                                "same command to resume", done)
+                break
     finally:
         data.close()  # stops Grain's reader threads
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     mngr.wait_until_finished()
     mngr.close()
     return wm, {**state.params, "encoder": encoder_params}, history

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from lawm_jax.models import bottlenecks
@@ -16,24 +17,33 @@ class TrainState(NamedTuple):
     params: dict[str, Any]            # trained: idm, predictor, bottleneck
     opt_state: optax.OptState
     bottleneck_state: dict[str, Any]  # vq usage counts
+    skipped: jax.Array                # steps whose loss or gradient was not finite
 
 
 def init_train_state(wm: WorldModel, tx: optax.GradientTransformation, params) -> TrainState:
     trainable = {k: v for k, v in params.items() if k != "encoder"}
-    return TrainState(jax.numpy.zeros((), jax.numpy.int32), trainable, tx.init(trainable),
-                      wm.init_bottleneck_state())
+    # Two distinct counters: one buffer in two donated fields would be donated twice.
+    return TrainState(jnp.zeros((), jnp.int32), trainable, tx.init(trainable), wm.init_bottleneck_state(),
+                      jnp.zeros((), jnp.int32))
 
 
 def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: TrainState,
                encoder_params, video):
-    """One update on a batch of uint8 video (B, F, H, W, C). Returns (state, metrics)."""
+    """One update on a batch of uint8 video (B, F, H, W, C). Returns (state, metrics).
+
+    A non-finite loss or gradient leaves parameters, optimizer and bottleneck state as
+    they were (the step counter still advances, `skipped` counts it, metrics["nonfinite"]
+    is 1), so no NaN ever reaches the state or a checkpoint; the loop stops or goes on
+    by config.train.nonfinite.
+    """
     k_loss, k_reset = jax.random.split(jax.random.fold_in(rng, state.step))
     states = wm.encode({"encoder": encoder_params}, video)
 
     def loss_fn(params):
         return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss)
 
-    (_, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {**aux["metrics"], "grad_norm": optax.global_norm(grads)}
@@ -44,4 +54,7 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
             state.step, k_reset)
         params = {**params, "bottleneck": {"codebook": codebook}}
         metrics.update({f"bottleneck/{k}": v for k, v in vq_metrics.items()})
-    return TrainState(state.step + 1, params, opt_state, bstate), metrics
+    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state, bstate),
+                        (state.params, state.opt_state, state.bottleneck_state))
+    metrics["nonfinite"] = (~finite).astype(jnp.int32)
+    return TrainState(state.step + 1, *kept, state.skipped + (~finite).astype(jnp.int32)), metrics

@@ -3,6 +3,7 @@ import json
 import os
 
 import chex
+import jax
 import numpy as np
 import pytest
 
@@ -108,3 +109,28 @@ def test_training_on_decoded_video(tmp_path):
     c.data.source, c.data.path = "shards", str(tmp_path / "shards")
     _, _, history = train(c, str(tmp_path / "run_shards"))
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
+
+
+def test_a_non_finite_step_is_never_applied(tmp_path):
+    """NaN injected through a frozen encoder weight: every loss is NaN. "stop" ends the run
+    naming the step with no checkpoint written for it; "skip" goes on, counting the steps
+    and keeping parameters finite."""
+    from lawm_jax import checkpoint
+    from lawm_jax.config import validate
+    from lawm_jax.world_model import WorldModel
+    c = small_config("sparse", steps=3)
+    wm = WorldModel(validate(c))
+    encoder = jax.tree.map(np.array, wm.init(jax.random.key(0))["encoder"])  # writable copies
+    encoder["patch_embeddings"]["kernel"][0, 0, 0, 0, 0] = np.nan
+    checkpoint.save_encoder(str(tmp_path / "nan_encoder"), encoder, wm.config.encoder)
+    c.model.encoder_checkpoint = str(tmp_path / "nan_encoder")
+    with pytest.raises(FloatingPointError, match="non-finite loss or gradient at step 1"):
+        train(c, str(tmp_path / "stop"))
+    assert not os.listdir(tmp_path / "stop" / "checkpoints")
+    c.train.nonfinite = "skip"
+    _, params, history = train(c, str(tmp_path / "skip"))
+    assert history[-1]["skipped_steps"] == 3 and history[-1]["nonfinite"] == 1
+    fresh = wm.init(jax.random.key(c.seed))
+    for name in ("idm", "predictor"):  # never updated, and finite
+        chex.assert_trees_all_equal(params[name], fresh[name])
+    assert load_world_model(str(tmp_path / "skip")).step == 3
