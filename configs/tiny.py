@@ -73,5 +73,6 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 50
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
+    c.train.keep_every = 0    # also keep every checkpoint whose step is a multiple of this (0: none)
     c.lock()  # overrides and edits must name existing fields
     return c

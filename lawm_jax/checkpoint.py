@@ -60,9 +60,30 @@ def load_encoder(directory: str, expected: EncoderConfig | None = None):
     return params, cfg
 
 
-def checkpoint_manager(directory: str, keep: int) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+def checkpoint_manager(directory: str, keep: int, keep_every: int = 0) -> ocp.CheckpointManager:
+    """Keeps the last `keep` checkpoints, plus every step divisible by `keep_every` (if > 0).
+    Saves are asynchronous (Orbax's default): training goes on while a save is written,
+    and only a finished save is ever listed (it is renamed into place when complete)."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, keep_period=keep_every or None,
+                                           create=True, enable_async_checkpointing=True)
     return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def restore_latest_readable(mngr: ocp.CheckpointManager, abstract_state):
+    """(step, state, data state) of the newest checkpoint that restores; damaged ones
+    (files deleted or truncated after the save) are skipped with a message naming them.
+    (None, None, None) when there is none."""
+    from absl import logging
+    for step in sorted(mngr.all_steps(), reverse=True):
+        try:
+            return (step, *restore_train_state(mngr, step, abstract_state))
+        except Exception as e:  # noqa: BLE001 -- any failure to read means: do not use it
+            logging.error("checkpoint %s/%d cannot be restored (%s: %s); skipping it and trying "
+                          "the one before", mngr.directory, step, type(e).__name__, str(e)[:300])
+    if mngr.all_steps():
+        raise RuntimeError(f"no checkpoint in {mngr.directory} can be restored (steps "
+                           f"{sorted(mngr.all_steps())}); move the folder away to start afresh")
+    return None, None, None
 
 
 def save_train_state(mngr: ocp.CheckpointManager, step: int, state, data_state: dict) -> None:

@@ -120,6 +120,7 @@ def validate(config) -> WorldModelConfig:
     _check(0 <= t.warmup_frac < 1, "train.warmup_frac", t.warmup_frac, "must be in [0, 1)")
     _check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
     _check(t.clip_norm > 0, "train.clip_norm", t.clip_norm, "must be > 0")
+    _check(t.keep_every >= 0, "train.keep_every", t.keep_every, "must be >= 0 (0: keep only the last)")
     _check(t.nonfinite in ("stop", "skip"), "train.nonfinite", t.nonfinite, 'must be "stop" or "skip"')
     for field in ("log_every", "ckpt_every", "keep_checkpoints"):
         _check(t[field] >= 1, f"train.{field}", t[field], "must be >= 1")

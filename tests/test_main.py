@@ -72,3 +72,33 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     assert len(saved) == 1 and 3 <= saved[0] < 100000 and "SIGTERM: saved a checkpoint" in err
     again = run_main(*args[:-2], f"--config.train.steps={saved[0] + 2}")
     assert again.returncode == 0 and f"resumed from step {saved[0]}" in again.stderr
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path):
+    """SIGKILL while training and saving every step; the re-run resumes from the last
+    complete checkpoint and ends with exactly the parameters of an uninterrupted run."""
+    import signal
+    import time
+
+    import chex
+
+    from lawm_jax import load_world_model
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    args = ["--config=configs/tiny.py", "--config.data.source=shapes", "--config.train.steps=12",
+            "--config.train.log_every=1", "--config.train.ckpt_every=1", "--config.train.keep_checkpoints=3"]
+    assert run_main(*args, f"--workdir={tmp_path / 'straight'}").returncode == 0
+    killed = subprocess.Popen([sys.executable, "-m", "lawm_jax.main", *args, f"--workdir={tmp_path / 'run'}"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 5) and time.time() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)  # mid-step or mid-save: no chance to clean up
+    killed.wait(timeout=60)
+    resumed = run_main(*args, f"--workdir={tmp_path / 'run'}")
+    assert resumed.returncode == 0 and "resumed from step" in resumed.stderr, resumed.stderr[-3000:]
+    a, b = load_world_model(str(tmp_path / "straight")), load_world_model(str(tmp_path / "run"))
+    assert a.step == b.step == 12
+    chex.assert_trees_all_equal(a.params, b.params)

@@ -115,11 +115,11 @@ def train(config, workdir: str, max_steps: int | None = None):
         with open(os.path.join(workdir, "data_report.json"), "w") as f:
             json.dump(data_report, f, indent=2)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
-                                         config.train.keep_checkpoints)
-    if mngr.latest_step() is not None:
-        state, data_state = checkpoint.restore_train_state(
-            mngr, mngr.latest_step(), checkpoint.restore_target(state, compiled.state_shardings))
-        state = TrainState(*state)
+                                         config.train.keep_checkpoints, config.train.keep_every)
+    step, restored, data_state = checkpoint.restore_latest_readable(
+        mngr, checkpoint.restore_target(state, compiled.state_shardings))
+    if step is not None:
+        state = TrainState(*restored)
         data.set_state(data_state)
         logging.info("resumed from step %d in %s", int(state.step), workdir)
 

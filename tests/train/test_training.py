@@ -134,3 +134,18 @@ def test_a_non_finite_step_is_never_applied(tmp_path):
     for name in ("idm", "predictor"):  # never updated, and finite
         chex.assert_trees_all_equal(params[name], fresh[name])
     assert load_world_model(str(tmp_path / "skip")).step == 3
+
+
+def test_a_damaged_checkpoint_is_skipped_and_keep_every_keeps(tmp_path, caplog):
+    c = small_config("noisy", steps=6, ckpt_every=1, keep_checkpoints=1, keep_every=2)
+    _, straight, _ = train(c, str(tmp_path / "straight"))
+    assert sorted(os.listdir(tmp_path / "straight" / "checkpoints")) == ["2", "4", "6"]
+    train(c, str(tmp_path / "run"), max_steps=3)
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["2", "3"]
+    for root, _, files in os.walk(tmp_path / "run" / "checkpoints" / "3" / "state"):
+        for name in files:  # damaged after the save: every file of the train state emptied
+            open(os.path.join(root, name), "w").close()
+    _, resumed, history = train(c, str(tmp_path / "run"))
+    assert "checkpoint" in caplog.text and "/3 cannot be restored" in caplog.text
+    assert [r["step"] for r in history] == [3, 4, 5, 6]  # went on from step 2
+    chex.assert_trees_all_equal(resumed, straight)
