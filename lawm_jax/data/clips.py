@@ -14,6 +14,7 @@ each with their path and reason, and counted in `index.bad`; more than
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 
@@ -201,8 +202,10 @@ def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
     return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=4096)
 def _taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """resize_matrix as (n_out, K) input indices and weights of its non-zero taps."""
+    """resize_matrix as (n_out, K) input indices and weights of its non-zero taps; cached,
+    since every clip of the data loader asks for them (crop sizes repeat)."""
     weights = resize_matrix(n_in, n_out)
     k = int((weights > 0).sum(1).max())
     index = np.argsort(weights <= 0, axis=1, kind="stable")[:, :k]  # the non-zero taps first

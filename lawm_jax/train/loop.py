@@ -116,9 +116,9 @@ def train(config, workdir: str, max_steps: int | None = None):
             json.dump(data_report, f, indent=2)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints, config.train.keep_every)
-    step, restored, data_state = checkpoint.restore_latest_readable(
+    restored_step, restored, data_state = checkpoint.restore_latest_readable(
         mngr, checkpoint.restore_target(state, compiled.state_shardings))
-    if step is not None:
+    if restored_step is not None:
         state = TrainState(*restored)
         data.set_state(data_state)
         logging.info("resumed from step %d in %s", int(state.step), workdir)
