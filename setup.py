@@ -22,9 +22,12 @@ setuptools.setup(
         "absl-py>=2.1.0",
         "numpy>=1.26",
         "av>=12.0",  # PyAV: video decoding (bundles FFmpeg); the default data is real video
+        "tensorboardX>=2.6",  # TensorBoard event files without TensorFlow
+        "matplotlib>=3.8",  # PNG plots (training curves, evaluations)
     ],
     extras_require={
-        "test": ["pytest>=8.0"],
+        # tensorboard: its own event reader checks the files tensorboardX writes.
+        "test": ["pytest>=8.0", "tensorboard>=2.15"],
         # Weight import and the Hugging Face parity test. On CPU-only machines install
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],

@@ -3,6 +3,8 @@
 Jobs (config.job): train -- trains the LAM (IDM + bottleneck + predictor); re-running
 the same command on the same workdir resumes from its latest checkpoint.
 """
+import logging as std_logging
+
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -20,8 +22,18 @@ flags.mark_flags_as_required(["config", "workdir"])
 JOBS = {"train": train}
 
 
+class _QuietOrbax(std_logging.Filter):
+    """Drops Orbax's INFO lines (a dozen per checkpoint save); warnings and errors stay.
+    `--verbosity=1` shows them again."""
+
+    def filter(self, record):
+        return (record.levelno >= std_logging.WARNING or logging.get_verbosity() >= 1
+                or "/orbax/" not in record.pathname.replace("\\", "/"))
+
+
 def main(argv):
     del argv  # unused
+    logging.get_absl_handler().addFilter(_QuietOrbax())
     config = _CONFIG.value
     try:
         validate(config)

@@ -18,13 +18,18 @@ def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, ax
     states = jax.lax.stop_gradient(states.astype(jnp.float32))
     out = wm.infer_actions(params, states, rng, train=train, axis_name=axis_name)
     pred = wm.predict(params, states[:, :-1], out.z)
-    err = jnp.abs(pred - states[:, 1:])
-    count = jnp.asarray(err.size, jnp.float32)
-    total = jnp.sum(err)
-    if axis_name is not None:  # shard_map: average over the global batch
-        total, count = jax.lax.psum(total, axis_name), jax.lax.psum(count, axis_name)
-    pred_loss = total / count
+    pred_loss = _global_mean(jnp.abs(pred - states[:, 1:]), axis_name)
     loss = pred_loss + out.loss
     metrics = {"loss": loss, "pred_l1": pred_loss, "latent_loss": out.loss,
                **{f"bottleneck/{k}": v for k, v in out.metrics.items()}}
+    if wm.idm is not None:  # the deterministic model's z is all zeros
+        metrics["bottleneck/latent_norm"] = _global_mean(jnp.linalg.norm(out.z, axis=-1), axis_name)
     return loss, {"metrics": metrics, "codes": out.codes, "raw": out.raw}
+
+
+def _global_mean(x, axis_name=None):
+    """Mean over every element; inside shard_map, over the global batch."""
+    total, count = jnp.sum(x), jnp.asarray(x.size, jnp.float32)
+    if axis_name is not None:
+        total, count = jax.lax.psum(total, axis_name), jax.lax.psum(count, axis_name)
+    return total / count

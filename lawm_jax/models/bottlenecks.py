@@ -120,6 +120,7 @@ def noisy_latent(raw, cfg: BottleneckConfig, rng, train: bool, axis_name=None):
     z = mu + jnp.sqrt(var) * jax.random.normal(rng, mu.shape) if train else mu
     metrics = {
         "kl": kl,
+        "kl_per_dim": kl_per_dim,  # (D,): which dimensions carry information
         "sigma_mean": _sum(jnp.sum(sigma), axis_name) / (n * sigma.shape[-1]),
         # dims whose posterior collapsed to a point (the regulariser switched off)
         "small_sigma_frac": _sum(jnp.sum(sigma < 1e-2), axis_name) / (n * sigma.shape[-1]),

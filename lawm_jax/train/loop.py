@@ -15,15 +15,16 @@ import optax
 from absl import logging
 from jax.sharding import NamedSharding
 
-from lawm_jax import checkpoint
+from lawm_jax import checkpoint, plots
 from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
-from lawm_jax.train import distributed, sharding
-from lawm_jax.train.optimizer import make_optimizer
+from lawm_jax.train import distributed, optimizer, sharding
+from lawm_jax.train import metrics as metrics_lib
 from lawm_jax.train.step import TrainState, init_train_state, train_step
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
 CONFIG_FILE = "world_model.json"
+CURVES_FILE = "training_curves.png"
 
 
 def prepare_encoder(config, wm: WorldModel, params, workdir: str):
@@ -45,6 +46,16 @@ class CompiledStep(NamedTuple):
     step: Callable            # (rng, state, encoder_params, video) -> (state, metrics)
     state_shardings: Any      # TrainState of NamedShardings
     encoder_shardings: Any
+    executables: dict         # batch shape -> (compiled executable, FLOPs per step or None)
+
+    def executable(self, *args):
+        """`step` compiled ahead of time for these arguments (once per batch shape, kept
+        for later runs in this process), and its FLOPs from XLA's cost analysis."""
+        key = args[-1].shape
+        if key not in self.executables:
+            exe = self.step.lower(*args).compile()
+            self.executables[key] = exe, _flops(exe)
+        return self.executables[key]
 
 
 @functools.lru_cache(maxsize=4)
@@ -53,7 +64,7 @@ def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.
     """The train step jitted over `mesh` with explicit shardings and donated state;
     cached so that repeated runs in one process (notebooks, sweeps, tests) compile once."""
     wm = WorldModel(wm_cfg)
-    tx = make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
+    tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
     params = jax.eval_shape(wm.init, jax.random.key(0))
     state = jax.eval_shape(functools.partial(init_train_state, wm, tx), params)
     state_sh = sharding.tree_shardings(state, mesh, param_sharding, fsdp_min_size)
@@ -62,7 +73,7 @@ def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.
     step = jax.jit(functools.partial(train_step, wm, tx),
                    in_shardings=(replicated, state_sh, encoder_sh, NamedSharding(mesh, sharding.BATCH)),
                    out_shardings=(state_sh, replicated), donate_argnums=(1,))
-    return CompiledStep(wm, tx, step, state_sh, encoder_sh)
+    return CompiledStep(wm, tx, step, state_sh, encoder_sh, {})
 
 
 def mesh_for(config) -> jax.sharding.Mesh:
@@ -72,6 +83,18 @@ def mesh_for(config) -> jax.sharding.Mesh:
         raise ValueError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
                          f"of the {mesh.size} devices")
     return mesh
+
+
+def _flops(executable) -> float | None:
+    """FLOPs of one call over the whole mesh from XLA's cost analysis (None where the
+    backend gives no estimate: an estimate must never stop a run)."""
+    try:
+        cost = executable.cost_analysis()
+    except Exception as e:
+        logging.warning("no FLOP estimate for the step: %s", e)
+        return None
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost["flops"]) if cost and cost.get("flops", 0) > 0 else None
 
 
 def _catch_sigterm():
@@ -96,7 +119,7 @@ def train(config, workdir: str, max_steps: int | None = None):
     mesh = mesh_for(config)
     compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh,
                                    config.mesh.params, config.mesh.fsdp_min_size)
-    wm, tx, step_fn = compiled.wm, compiled.tx, compiled.step
+    wm, tx = compiled.wm, compiled.tx
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
     encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
@@ -124,16 +147,33 @@ def train(config, workdir: str, max_steps: int | None = None):
         logging.info("resumed from step %d in %s", int(state.step), workdir)
 
     rng = jax.random.key(config.seed + 1)
-    history, t0 = [], time.time()
-    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    history = []
+    writer = metrics_lib.MetricsWriter(workdir, enabled=primary)
+    lrs = optimizer.schedules(config.train, config.train.steps)
+    start = int(state.step)
+    stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
+    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    meter = metrics_lib.Throughput(config.data.global_batch, config.data.global_batch * tokens_per_clip)
+    bar = metrics_lib.ConsoleProgress(config.train.steps, enabled=primary and config.train.progress_bar)
     preempted, previous_handler = _catch_sigterm()
     try:
-        start = int(state.step)
-        stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
+        if start == 0:
+            writer.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```")
         for step in range(start, stop):
-            batch = next(data)
-            state, metrics = step_fn(rng, state, encoder_params, sharding.global_batch(mesh, batch["video"]))
+            t_wait = time.perf_counter()
+            batch = sharding.global_batch(mesh, next(data)["video"])
+            wait = time.perf_counter() - t_wait
+            if step == start:
+                step_fn, meter.flops = compiled.executable(rng, state, encoder_params, batch)
+            state, metrics = step_fn(rng, state, encoder_params, batch)
             done = step + 1
+            meter.add(1, wait)
+            if step == start:  # the first step compiles: keep it out of the rates
+                jax.block_until_ready(state.step)
+                logging.info("first step (compilation included) took %.1f s; the step is %.3g "
+                             "FLOPs (XLA cost analysis, whole mesh)", time.perf_counter() - t_wait,
+                             meter.flops or float("nan"))
+                meter.restart()
             # "stop" reads one flag per step (a sync); the state itself never holds a NaN.
             if config.train.nonfinite == "stop" and int(metrics["nonfinite"]):
                 raise FloatingPointError(
@@ -141,14 +181,19 @@ def train(config, workdir: str, max_steps: int | None = None):
                     f"no checkpoint was written for it (the last is step {mngr.latest_step()}); lower "
                     "config.train.muon_lr / adam_lr, or set config.train.nonfinite=skip")
             if done % config.train.log_every == 0 or done == config.train.steps:
-                row = {"step": done, **{k: float(v) for k, v in jax.device_get(metrics).items()},
-                       "skipped_steps": int(state.skipped),
-                       "data/bad_files": len(data_report["bad_files"]), "elapsed_s": time.time() - t0}
+                row = {"step": done, **metrics_lib.to_python(metrics),
+                       **{f"lr/{k}": float(f(step)) for k, f in lrs.items()},
+                       **meter.report(), "skipped_steps": int(state.skipped),
+                       "data/bad_files": len(data_report["bad_files"])}
                 history.append(row)
-                logging.info("step %d loss %.4f pred_l1 %.4f", done, row["loss"], row["pred_l1"])
-                if primary:
-                    with open(metrics_path, "a") as f:
-                        f.write(json.dumps(row) + "\n")
+                writer.write(row)
+                bar.clear()
+                rate = meter.rate
+                logging.info("step %d/%d loss %.4f pred_l1 %.4f %s", done, config.train.steps, row["loss"],
+                             row["pred_l1"], f"{rate:.2f} steps/s ETA "
+                             f"{metrics_lib.format_duration((config.train.steps - done) / rate)}" if rate else "")
+            if bar.due(done):
+                bar.draw(done, float(metrics["loss"]), meter.current_rate())
             if done % config.train.ckpt_every == 0 or done == stop or preempted.is_set():
                 checkpoint.save_train_state(mngr, done, state, data.get_state())
             if preempted.is_set():
@@ -157,8 +202,11 @@ def train(config, workdir: str, max_steps: int | None = None):
                 break
     finally:
         data.close()  # stops Grain's reader threads
+        writer.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
     mngr.wait_until_finished()
     mngr.close()
+    if primary and os.path.exists(writer.path):
+        plots.training_curves(writer.path, os.path.join(workdir, CURVES_FILE))
     return wm, {**state.params, "encoder": encoder_params}, history

@@ -32,17 +32,23 @@ def muon_dimension_numbers(params):
     return jax.tree_util.tree_map_with_path(_muon_dims, params)
 
 
-def make_optimizer(train_cfg, total_steps: int) -> optax.GradientTransformation:
+def schedules(train_cfg, total_steps: int) -> dict:
+    """Learning rate per step of each optimizer ("muon", "adam"): linear warm-up, cosine."""
     warmup = int(train_cfg.warmup_frac * total_steps)
 
     def schedule(peak):
         return optax.warmup_cosine_decay_schedule(0.0, peak, max(warmup, 1), max(total_steps, warmup + 1))
 
+    return {"muon": schedule(train_cfg.muon_lr), "adam": schedule(train_cfg.adam_lr)}
+
+
+def make_optimizer(train_cfg, total_steps: int) -> optax.GradientTransformation:
+    lr = schedules(train_cfg, total_steps)
     return optax.chain(
         optax.clip_by_global_norm(train_cfg.clip_norm),
         optax.contrib.muon(
-            learning_rate=schedule(train_cfg.muon_lr),
-            adam_learning_rate=schedule(train_cfg.adam_lr),
+            learning_rate=lr["muon"],
+            adam_learning_rate=lr["adam"],
             weight_decay=train_cfg.weight_decay,
             adam_weight_decay=train_cfg.weight_decay,
             muon_weight_dimension_numbers=muon_dimension_numbers,
