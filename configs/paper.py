@@ -20,11 +20,14 @@ from lawm_jax.models.encoder import EncoderConfig
 
 def get_config(bottleneck: str | None = None):
     c = tiny.get_config(bottleneck)
-    c.model.encoder = dataclasses.asdict(EncoderConfig.preset("vitl", dtype="bfloat16", remat=True))
+    # scan over layers: the train step compiles in ~12 s instead of ~4.6 min
+    # (tools/bench_compile.py, docs/PERFORMANCE.md).
+    c.model.encoder = dataclasses.asdict(EncoderConfig.preset("vitl", dtype="bfloat16", remat=True, scan=True))
     # IDM: not described in the paper; 6 blocks at the encoder width (docs/DESIGN.md).
-    c.model.idm = dict(width=1024, depth=6, num_heads=16, mlp_hidden=4096, dtype="bfloat16", remat=True)
+    c.model.idm = dict(width=1024, depth=6, num_heads=16, mlp_hidden=4096, dtype="bfloat16", remat=True,
+                       scan=True)
     c.model.predictor = dict(width=1024, depth=24, num_heads=16, mlp_hidden=4096, residual=False,
-                             dtype="bfloat16", remat=True)
+                             dtype="bfloat16", remat=True, scan=True)
     c.model.bottleneck.update(latent_dim=128, beta=5e-5, codebook_size=1024, reset_every=293)
 
     c.data.source = "video"

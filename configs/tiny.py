@@ -19,15 +19,18 @@ from lawm_jax.models.encoder import EncoderConfig
 
 def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.job = "train"
+    c.job = "train"  # or "features" (lawm_jax/main.py lists the jobs)
     c.seed = 0
 
     c.model = ml_collections.ConfigDict()
     c.model.encoder = dataclasses.asdict(EncoderConfig.preset("tiny"))
     c.model.encoder_checkpoint = ""  # Orbax dir from tools/convert_vjepa2.py; "" = random, frozen
-    c.model.idm = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32", remat=False)
+    # remat: recompute activations in the backward pass; scan: one compiled block for all
+    # layers (stacked parameters), so compile time does not grow with depth.
+    c.model.idm = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32", remat=False,
+                       scan=False)
     c.model.predictor = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, residual=True,
-                             dtype="float32", remat=False)
+                             dtype="float32", remat=False, scan=False)
     c.model.bottleneck = dict(
         kind=bottleneck or "sparse", latent_dim=16,
         l1=0.01, l2=1.0, var_coef=0.1, cov_coef=0.001, mean_coef=0.1, var_eps=1e-4,
@@ -35,7 +38,8 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.model.normalize_states = True
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "video"   # or "shapes" (data/synthetic.py), "shards", "trajectories", "tfds"
+    c.data.source = "video"   # or "shapes" (data/synthetic.py), "shards", "trajectories", "tfds",
+    # "features" (encoder states cached by job=features: no encoder in the train step)
     c.data.num_clips = 512    # shapes only
     c.data.path = BUNDLED_FOOTAGE  # video: folder (recursive) or list file; shards: make_shards output
     c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
@@ -61,6 +65,10 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # and this process's id, or auto=True to read the cluster from the environment.
     c.distributed = ml_collections.ConfigDict({"coordinator": "", "num_processes": 1, "process_id": 0,
                                                "auto": False})
+
+    # job=features: the frozen encoder's states of one pass over data (no augmentation),
+    # written to WORKDIR/features for data.source=features (lawm_jax/train/features.py).
+    c.features = ml_collections.ConfigDict({"dtype": "float32", "max_clips": 0})  # 0: all clips
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300

@@ -16,8 +16,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from lawm_jax.models.encoder import EncoderConfig
+from lawm_jax.models.layers import stack_layers, unstack_layers
 
-# Fields that fix the weights' shapes and meaning; mode, dtype and remat are run-time choices.
+# Fields that fix the weights' shapes and meaning; mode, dtype, remat and scan are run-time
+# choices. Encoder checkpoints always hold the unrolled layout (layer_0 .. layer_N).
 _ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
 
 
@@ -30,17 +32,17 @@ def save_encoder(directory: str, params, cfg: EncoderConfig, write_config: bool 
                               "or delete it first")
     os.makedirs(directory, exist_ok=True)
     with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(os.path.join(directory, "params"), jax.tree.map(np.asarray, params))
+        ckptr.save(os.path.join(directory, "params"), jax.tree.map(np.asarray, unstack_layers(params)))
         ckptr.wait_until_finished()
     # Written last: a directory without it is an incomplete conversion.
     if write_config:
         with open(os.path.join(directory, "encoder_config.json"), "w") as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=2)
+            json.dump({**dataclasses.asdict(cfg), "scan": False}, f, indent=2)
 
 
 def load_encoder(directory: str, expected: EncoderConfig | None = None):
     """Returns (params, EncoderConfig). With `expected`, the architectures must agree
-    (mode, dtype and remat are taken from `expected`)."""
+    (mode, dtype, remat and scan are taken from `expected`; the layers are stacked for scan)."""
     directory = os.path.abspath(directory)
     cfg_path = os.path.join(directory, "encoder_config.json")
     if not os.path.exists(cfg_path):
@@ -57,7 +59,7 @@ def load_encoder(directory: str, expected: EncoderConfig | None = None):
         cfg = expected
     with ocp.StandardCheckpointer() as ckptr:
         params = ckptr.restore(os.path.join(directory, "params"))
-    return params, cfg
+    return (stack_layers(params) if cfg.scan else params), cfg
 
 
 def checkpoint_manager(directory: str, keep: int, keep_every: int = 0) -> ocp.CheckpointManager:

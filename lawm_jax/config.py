@@ -15,9 +15,10 @@ from lawm_jax.models.idm import IDMConfig
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
-JOBS = ("train",)
+JOBS = ("train", "features")  # lawm_jax/main.py maps each to its function
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
-DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
+DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
+FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 
@@ -94,8 +95,8 @@ def validate(config) -> WorldModelConfig:
             raise ConfigError(str(e)) from None
     elif d.source != "shapes":
         _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
-               "a shard folder (shards), a trajectory folder (trajectories) or a TFDS dataset "
-               "version folder (tfds)")
+               "a shard folder (shards), a trajectory folder (trajectories), a TFDS dataset "
+               "version folder (tfds) or a features job's WORKDIR/features (features)")
         _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
         _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
         _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
@@ -103,6 +104,10 @@ def validate(config) -> WorldModelConfig:
     _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
     _check(d.cache_mb >= 0, "data.cache_mb", d.cache_mb, "must be >= 0 (0: no cache)")
     _check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
+    _check(config.features.dtype in FEATURE_DTYPES, "features.dtype", config.features.dtype,
+           f"must be one of {FEATURE_DTYPES}")
+    _check(config.features.max_clips >= 0, "features.max_clips", config.features.max_clips,
+           "must be >= 0 (0: every clip of one pass)")
     m = config.mesh
     _check(m.params in PARAM_SHARDINGS, "mesh.params", m.params, f"must be one of {PARAM_SHARDINGS}")
     _check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")

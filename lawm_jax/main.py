@@ -1,7 +1,10 @@
 """Command line: python -m lawm_jax.main --config=configs/tiny.py --workdir=DIR [--config.x=...]
 
-Jobs (config.job): train -- trains the LAM (IDM + bottleneck + predictor); re-running
-the same command on the same workdir resumes from its latest checkpoint.
+Jobs (config.job, one library function each, callable from a notebook):
+  train     trains the LAM (IDM + bottleneck + predictor); re-running the same command on
+            the same workdir resumes from its latest checkpoint (lawm_jax.train.loop.train)
+  features  caches the frozen encoder's states of config.data in WORKDIR/features, for
+            training with data.source=features (lawm_jax.train.features.encode_features)
 """
 import logging as std_logging
 
@@ -12,6 +15,7 @@ from ml_collections import config_flags
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.clips import DataError
 from lawm_jax.train import distributed
+from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).",
@@ -19,7 +23,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
 flags.mark_flags_as_required(["config", "workdir"])
 
-JOBS = {"train": train}
+JOBS = {"train": train, "features": encode_features}  # config.JOBS names them
 
 
 class _QuietOrbax(std_logging.Filter):
@@ -44,7 +48,7 @@ def main(argv):
                  jax.process_index(), jax.process_count())
     try:
         JOBS[config.job](config, _WORKDIR.value)
-    except DataError as e:  # the user's data, not a bug: no stack trace
+    except (DataError, ConfigError) as e:  # the user's data or config, not a bug: no stack trace
         raise app.UsageError(str(e)) from None
 
 

@@ -102,3 +102,9 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path):
     a, b = load_world_model(str(tmp_path / "straight")), load_world_model(str(tmp_path / "run"))
     assert a.step == b.step == 12
     chex.assert_trees_all_equal(a.params, b.params)
+
+
+def test_every_job_the_config_accepts_has_a_function():
+    from lawm_jax import config, main
+    assert set(main.JOBS) == set(config.JOBS)
+    assert all(callable(f) for f in main.JOBS.values())

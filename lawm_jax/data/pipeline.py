@@ -14,7 +14,7 @@ from __future__ import annotations
 import grain
 
 from lawm_jax.data.clips import ClipSpec, CropFrames, DataError, build_index, clip_source
-from lawm_jax.data.shards import RandomFlip, shard_dataset
+from lawm_jax.data.shards import RandomFlip, feature_dataset, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 from lawm_jax.data.trajectories import trajectory_windows
 
@@ -23,7 +23,7 @@ from lawm_jax.data.trajectories import trajectory_windows
 # trained from shards at 0.6x the data-free rate with it, 0.9-1.0x with 16;
 # tools/bench_pipeline.py).
 READ_OPTIONS = grain.ReadOptions(num_threads=16, prefetch_buffer_size=16)
-SOURCES = ("shapes", "video", "shards", "trajectories", "tfds")
+SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
 MIXABLE = ("video", "shards", "trajectories", "tfds")
 
 
@@ -82,6 +82,11 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
         episodes = EpisodeSource(path, t.split, t.image_key, t.action_key)
         windows = episode_windows(episodes, frames=(data_cfg.frames - 1) * k + 1, stride=data_cfg.frames * k)
         return windows.map(lambda w: {"video": w["video"][::k]}), CropFrames(clip_spec(data_cfg), train)
+    if source == "features":  # encoder outputs cached by the features job: {"states": (T, N, D)}
+        meta, records = feature_dataset(path)
+        if report is not None:
+            report["features"] = meta
+        return records, None
     raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
 
 

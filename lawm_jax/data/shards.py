@@ -23,13 +23,18 @@ from lawm_jax.data.clips import DataError
 META_FILE = "shards.json"
 
 
-def encode_clip(clip: np.ndarray) -> bytes:
+def encode_array(array: np.ndarray, dtype=None) -> bytes:
+    """One record: the array in numpy's .npy format (no pickle)."""
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(clip, np.uint8), allow_pickle=False)
+    np.save(buf, np.ascontiguousarray(array, dtype), allow_pickle=False)
     return buf.getvalue()
 
 
-def decode_clip_record(record: bytes) -> np.ndarray:
+def encode_clip(clip: np.ndarray) -> bytes:
+    return encode_array(clip, np.uint8)
+
+
+def decode_array(record: bytes) -> np.ndarray:
     return np.load(io.BytesIO(record), allow_pickle=False)
 
 
@@ -69,12 +74,12 @@ def write_shards(clips, out_dir: str, meta: dict, records_per_shard: int = 256, 
                          records_per_shard, progress)
 
 
-def read_records(path: str, meta_file: str, tool: str) -> tuple[dict, grain.sources.ArrayRecordDataSource]:
-    """(meta, random-access records) of a folder written by `write_records`."""
+def read_records(path: str, meta_file: str, writer: str) -> tuple[dict, grain.sources.ArrayRecordDataSource]:
+    """(meta, random-access records) of a folder written by `write_records`; `writer`
+    names what makes such folders (for the error message)."""
     meta_path = os.path.join(path, meta_file)
     if not os.path.exists(meta_path):
-        raise DataError(f"{path} is not a finished folder of {tool} (no {meta_file}); write one with "
-                        f"tools/{tool}.py")
+        raise DataError(f"{path} is not a complete folder of records (no {meta_file}); write one with {writer}")
     with open(meta_path) as f:
         meta = json.load(f)
     files = sorted(glob.glob(os.path.join(path, "*.array_record")))
@@ -86,11 +91,22 @@ def read_records(path: str, meta_file: str, tool: str) -> tuple[dict, grain.sour
 
 def shard_dataset(path: str, frames: int, size: int) -> grain.MapDataset:
     """MapDataset of {"video": uint8 (frames, size, size, 3)} from a shard folder."""
-    meta, source = read_records(path, META_FILE, "make_shards")
+    meta, source = read_records(path, META_FILE, "tools/make_shards.py")
     if (meta["frames"], meta["size"]) != (frames, size):
         raise DataError(f"shards in {path} hold {meta['frames']}-frame clips of {meta['size']}px; "
                         f"the config asks for data.frames={frames}, data.image_size={size}")
-    return grain.MapDataset.source(source).map(lambda r: {"video": decode_clip_record(r)})
+    return grain.MapDataset.source(source).map(lambda r: {"video": decode_array(r)})
+
+
+FEATURES_META = "features.json"
+
+
+def feature_dataset(path: str) -> tuple[dict, grain.MapDataset]:
+    """(meta, MapDataset of {"states": (T, N, D)}) from a folder of cached encoder
+    features (the `features` job of lawm_jax.main writes them; meta says which encoder)."""
+    meta, source = read_records(path, FEATURES_META, "the features job: python -m lawm_jax.main "
+                                "--config=... --config.job=features --workdir=DIR")
+    return meta, grain.MapDataset.source(source).map(lambda r: {"states": decode_array(r)})
 
 
 class RandomFlip(grain.transforms.RandomMap):

@@ -60,7 +60,7 @@ def write_trajectories(episodes, out_dir: str, meta: dict, records_per_shard: in
 
 def read_trajectories(path: str) -> tuple[dict, grain.MapDataset]:
     """(meta, MapDataset of episode dicts) of a trajectory folder."""
-    meta, source = read_records(path, META_FILE, "make_trajectories")
+    meta, source = read_records(path, META_FILE, "tools/make_trajectories.py")
     return meta, grain.MapDataset.source(source).map(decode_episode)
 
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.models.attention import grid_positions, step_causal_mask
-from lawm_jax.models.layers import Block, TubeletEmbed, layer_norm
+from lawm_jax.models.layers import Block, TubeletEmbed, apply_layers, layer_norm
 
 MODES = ("frame_causal", "per_frame", "bidirectional")
 
@@ -37,6 +37,7 @@ class EncoderConfig:
     mode: str = "frame_causal"
     dtype: str = "float32"
     remat: bool = False
+    scan: bool = False  # scan over layers: compile time independent of depth
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "EncoderConfig":
@@ -84,11 +85,9 @@ class VideoEncoder(nn.Module):
         h, w = video_BFHWC.shape[2] // cfg.patch, video_BFHWC.shape[3] // cfg.patch
         positions = grid_positions(t, h, w)
         mask = step_causal_mask(t, n) if cfg.mode == "frame_causal" else None
-        block = nn.remat(Block) if cfg.remat else Block
         x = x.reshape(bb, t * n, d)
-        for i in range(cfg.depth):
-            x = block(cfg.width, cfg.num_heads, cfg.mlp_hidden, dtype=dtype,
-                      name=f"layer_{i}")(x, mask, positions)
+        x = apply_layers(Block, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
+                                 dtype=dtype), cfg.depth, x, mask, positions, scan=cfg.scan, remat=cfg.remat)
         x = layer_norm("layernorm")(x)
         return x.reshape(b, -1, n, d)
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.models.attention import grid_positions
-from lawm_jax.models.layers import Block, layer_norm
+from lawm_jax.models.layers import Block, apply_layers, layer_norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +30,7 @@ class IDMConfig:
     mlp_hidden: int = 4096
     dtype: str = "float32"
     remat: bool = False
+    scan: bool = False  # scan over layers: compile time independent of depth
 
 
 class InverseDynamics(nn.Module):
@@ -54,10 +55,8 @@ class InverseDynamics(nn.Module):
         pair = jnp.concatenate([jnp.broadcast_to(act, (pair.shape[0], 1, cfg.width)).astype(pair.dtype),
                                 pair], axis=1)
         positions = np.concatenate([np.zeros((1, 3), np.float32), grid_positions(2, *self.grid)])
-        block = nn.remat(Block) if cfg.remat else Block
-        for i in range(cfg.depth):
-            pair = block(cfg.width, cfg.num_heads, cfg.mlp_hidden, dtype=dtype,
-                         name=f"layer_{i}")(pair, None, positions)
+        pair = apply_layers(Block, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
+                                 dtype=dtype), cfg.depth, pair, None, positions, scan=cfg.scan, remat=cfg.remat)
         out = layer_norm("norm")(pair[:, 0])
         z = nn.Dense(self.out_dim, dtype=jnp.float32, name="head")(out)
         return z.reshape(b, t - 1, self.out_dim)

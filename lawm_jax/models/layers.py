@@ -1,7 +1,10 @@
 """Transformer building blocks shared by every network of the project."""
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from lawm_jax.models.attention import Attention
@@ -98,3 +101,60 @@ class TubeletEmbed(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (self.width,))
         x = jnp.einsum("bthwqpoc,qpocd->bthwd", x.astype(self.dtype), kernel.astype(self.dtype))
         return (x + bias.astype(self.dtype)).reshape(b, t, h * w, self.width)
+
+
+class _Layer(nn.Module):
+    """One block as the body of a scan over layers: returns (carry, no per-layer output)."""
+
+    block_cls: Any
+    block_kwargs: Any
+
+    @nn.compact
+    def __call__(self, x, *args):
+        return self.block_cls(**self.block_kwargs, name="block")(x, *args), None
+
+
+def apply_layers(block_cls, block_kwargs: dict, depth: int, x, *args, scan: bool = False,
+                 remat: bool = False):
+    """x through `depth` blocks, each called as block(x, *args), from a compact method.
+
+    Unrolled (scan=False), the parameters are `layer_0 .. layer_{depth-1}`, the layout of
+    the V-JEPA 2 import. With scan=True they are one stacked tree `layers/block` with a
+    leading depth axis and one block body is compiled: compile time, and the number of
+    arrays the optimizer updates, no longer grow with depth. `stack_layers` and
+    `unstack_layers` convert between the two. remat recomputes each block's activations
+    in the backward pass.
+    """
+    cls = nn.remat(block_cls) if remat else block_cls
+    if not scan:
+        for i in range(depth):
+            x = cls(**block_kwargs, name=f"layer_{i}")(x, *args)
+        return x
+    stack = nn.scan(_Layer, variable_axes={"params": 0}, split_rngs={"params": True},
+                    in_axes=nn.broadcast, length=depth)
+    return stack(cls, block_kwargs, name="layers")(x, *args)[0]
+
+
+def stack_layers(params):
+    """Unrolled layout (layer_0 .. layer_N) -> scanned layout (layers/block), wherever
+    it occurs in a parameter tree."""
+    if not isinstance(params, dict):
+        return params
+    if "layer_0" in params:
+        depth = sum(k.startswith("layer_") for k in params)
+        layers = [params[f"layer_{i}"] for i in range(depth)]
+        rest = {k: stack_layers(v) for k, v in params.items() if not k.startswith("layer_")}
+        return {**rest, "layers": {"block": jax.tree.map(lambda *p: jnp.stack(p), *layers)}}
+    return {k: stack_layers(v) for k, v in params.items()}
+
+
+def unstack_layers(params):
+    """Scanned layout (layers/block) -> unrolled layout (layer_0 .. layer_N)."""
+    if not isinstance(params, dict):
+        return params
+    if "layers" in params and isinstance(params["layers"], dict) and "block" in params["layers"]:
+        block = params["layers"]["block"]
+        depth = jax.tree.leaves(block)[0].shape[0]
+        rest = {k: unstack_layers(v) for k, v in params.items() if k != "layers"}
+        return {**rest, **{f"layer_{i}": jax.tree.map(lambda p, i=i: p[i], block) for i in range(depth)}}
+    return {k: unstack_layers(v) for k, v in params.items()}

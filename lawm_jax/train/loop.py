@@ -16,7 +16,7 @@ from absl import logging
 from jax.sharding import NamedSharding
 
 from lawm_jax import checkpoint, plots
-from lawm_jax.config import validate
+from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.pipeline import config_batches
 from lawm_jax.train import distributed, optimizer, sharding
 from lawm_jax.train import metrics as metrics_lib
@@ -60,20 +60,40 @@ class CompiledStep(NamedTuple):
 
 @functools.lru_cache(maxsize=4)
 def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.sharding.Mesh,
-                        param_sharding: str = "replicated", fsdp_min_size: int = 2**14) -> CompiledStep:
+                        param_sharding: str = "replicated", fsdp_min_size: int = 2**14,
+                        from_states: bool = False) -> CompiledStep:
     """The train step jitted over `mesh` with explicit shardings and donated state;
-    cached so that repeated runs in one process (notebooks, sweeps, tests) compile once."""
+    cached so that repeated runs in one process (notebooks, sweeps, tests) compile once.
+    from_states: the step takes cached encoder states instead of video (no encoder)."""
     wm = WorldModel(wm_cfg)
     tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
     params = jax.eval_shape(wm.init, jax.random.key(0))
     state = jax.eval_shape(functools.partial(init_train_state, wm, tx), params)
     state_sh = sharding.tree_shardings(state, mesh, param_sharding, fsdp_min_size)
-    encoder_sh = sharding.tree_shardings(params["encoder"], mesh, param_sharding, fsdp_min_size)
+    encoder_sh = sharding.tree_shardings({} if from_states else params["encoder"], mesh, param_sharding,
+                                         fsdp_min_size)
     replicated = sharding.replicated(mesh)
-    step = jax.jit(functools.partial(train_step, wm, tx),
+    step = jax.jit(functools.partial(train_step, wm, tx, from_states=from_states),
                    in_shardings=(replicated, state_sh, encoder_sh, NamedSharding(mesh, sharding.BATCH)),
                    out_shardings=(state_sh, replicated), donate_argnums=(1,))
     return CompiledStep(wm, tx, step, state_sh, encoder_sh, {})
+
+
+ENCODER_ARCH = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans", "mode")
+
+
+def check_features(meta: dict, path: str, wm_cfg: WorldModelConfig) -> None:
+    """Cached features (train/features.py) must come from the encoder and clip shape the
+    config describes."""
+    want = {**{f"model.encoder.{k}": getattr(wm_cfg.encoder, k) for k in ENCODER_ARCH},
+            "model.normalize_states": wm_cfg.normalize_states,
+            "states (steps, tokens, width)": [wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width]}
+    have = {**{f"model.encoder.{k}": meta["encoder"][k] for k in ENCODER_ARCH},
+            "model.normalize_states": meta["normalize_states"], "states (steps, tokens, width)": meta["shape"]}
+    diff = [f"{k}: features {have[k]} vs config {want[k]}" for k in want if have[k] != want[k]]
+    if diff:
+        raise ConfigError(f"cached features in {path} do not match the config (set data.frames, "
+                          "data.image_size and model.encoder as when they were written): " + "; ".join(diff))
 
 
 def mesh_for(config) -> jax.sharding.Mesh:
@@ -117,12 +137,24 @@ def train(config, workdir: str, max_steps: int | None = None):
     """
     wm_cfg = validate(config)
     mesh = mesh_for(config)
+    from_states = config.data.source == "features" and not config.data.mixture
     compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh,
-                                   config.mesh.params, config.mesh.fsdp_min_size)
+                                   config.mesh.params, config.mesh.fsdp_min_size, from_states)
     wm, tx = compiled.wm, compiled.tx
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
-    encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
+    # Each process reads its own share of the data and of every global batch.
+    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
+                                       config.data.global_batch, jax.process_index(), jax.process_count())
+    if from_states:  # the encoder ran once, in the features job: the step never sees it
+        try:
+            check_features(data_report["features"], config.data.path, wm_cfg)
+        except ConfigError:
+            data.close()
+            raise
+        encoder_params, encoder_path = {}, data_report["features"]["encoder_checkpoint"]
+    else:
+        encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
     encoder_params = jax.device_put(encoder_params, compiled.encoder_shardings)
     primary = distributed.is_primary()
     if primary:
@@ -131,9 +163,6 @@ def train(config, workdir: str, max_steps: int | None = None):
                        "config": config.to_dict()}, f, indent=2, default=str)
 
     state = jax.device_put(init_train_state(wm, tx, params), compiled.state_shardings)
-    # Each process reads its own share of the data and of every global batch.
-    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch, jax.process_index(), jax.process_count())
     if primary:
         with open(os.path.join(workdir, "data_report.json"), "w") as f:
             json.dump(data_report, f, indent=2)
@@ -161,7 +190,7 @@ def train(config, workdir: str, max_steps: int | None = None):
             writer.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```")
         for step in range(start, stop):
             t_wait = time.perf_counter()
-            batch = sharding.global_batch(mesh, next(data)["video"])
+            batch = sharding.global_batch(mesh, next(data)["states" if from_states else "video"])
             wait = time.perf_counter() - t_wait
             if step == start:
                 step_fn, meter.flops = compiled.executable(rng, state, encoder_params, batch)
@@ -209,4 +238,6 @@ def train(config, workdir: str, max_steps: int | None = None):
     mngr.close()
     if primary and os.path.exists(writer.path):
         plots.training_curves(writer.path, os.path.join(workdir, CURVES_FILE))
+    if from_states:
+        encoder_params, _ = checkpoint.load_encoder(encoder_path, wm_cfg.encoder)
     return wm, {**state.params, "encoder": encoder_params}, history

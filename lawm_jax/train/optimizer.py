@@ -1,7 +1,7 @@
 """Muon on the hidden weight matrices, AdamW on everything else (paper §4, App. A).
 
-Hidden matrices are the kernels inside transformer blocks (`layer_*`): attention
-q/k/v/proj, MLP and AdaLN modulation. Embeddings, heads, tokens, norms, biases and
+Hidden matrices are the kernels inside transformer blocks (`layer_*`, or `layers` when
+scanned): attention q/k/v/proj, MLP and AdaLN modulation. Embeddings, heads, tokens, norms, biases and
 the VQ codebook go to AdamW. Both share one schedule shape: linear warm-up over
 `warmup_frac` of the steps, then cosine to zero; gradients are clipped by global norm.
 optax.contrib.muon's defaults otherwise: momentum 0.95 with Nesterov, 5 Newton-Schulz
@@ -15,17 +15,23 @@ from optax.contrib import MuonDimensionNumbers
 
 
 def _muon_dims(path, leaf):
-    """MuonDimensionNumbers for a hidden matrix, None for an AdamW parameter."""
+    """MuonDimensionNumbers for a hidden matrix, None for an AdamW parameter. Layers
+    stacked for scan (`layers/block/...`) carry a leading depth axis: a batch of matrices."""
     names = [getattr(k, "key", str(k)) for k in path]
-    if names[-1] != "kernel" or not any(n.startswith("layer_") for n in names):
+    if names[-1] != "kernel" or not any(n.startswith("layer_") or n == "layers" for n in names):
         return None
-    if leaf.ndim == 2:
-        return MuonDimensionNumbers(reduction_axis=0, output_axis=1)
-    if names[-2] in ("query", "key", "value"):  # (D, heads, head_dim)
-        return MuonDimensionNumbers(reduction_axis=0, output_axis=(1, 2))
-    if names[-2] == "proj":  # (heads, head_dim, D)
-        return MuonDimensionNumbers(reduction_axis=(0, 1), output_axis=2)
-    return None
+    lead = 1 if "layers" in names else 0
+    shift = lambda axes: tuple(a + lead for a in axes) if isinstance(axes, tuple) else axes + lead  # noqa: E731
+    ndim = leaf.ndim - lead
+    if ndim == 2:
+        reduction, output = 0, 1
+    elif names[-2] in ("query", "key", "value"):  # (D, heads, head_dim)
+        reduction, output = 0, (1, 2)
+    elif names[-2] == "proj":  # (heads, head_dim, D)
+        reduction, output = (0, 1), 2
+    else:
+        return None
+    return MuonDimensionNumbers(reduction_axis=shift(reduction), output_axis=shift(output))
 
 
 def muon_dimension_numbers(params):

@@ -28,8 +28,9 @@ def init_train_state(wm: WorldModel, tx: optax.GradientTransformation, params) -
 
 
 def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: TrainState,
-               encoder_params, video):
-    """One update on a batch of uint8 video (B, F, H, W, C). Returns (state, metrics).
+               encoder_params, inputs, from_states: bool = False):
+    """One update on a batch of uint8 video (B, F, H, W, C), or with from_states on the
+    frozen encoder's states (B, T, N, D) cached beforehand. Returns (state, metrics).
 
     A non-finite loss or gradient leaves parameters, optimizer and bottleneck state as
     they were (the step counter still advances, `skipped` counts it, metrics["nonfinite"]
@@ -37,7 +38,7 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     by config.train.nonfinite.
     """
     k_loss, k_reset = jax.random.split(jax.random.fold_in(rng, state.step))
-    states = wm.encode({"encoder": encoder_params}, video)
+    states = inputs if from_states else wm.encode({"encoder": encoder_params}, inputs)
 
     def loss_fn(params):
         return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss)

@@ -36,7 +36,7 @@ def test_shard_mismatches_and_overwrites_are_refused(videos, tmp_path):
         shard_dataset(str(tmp_path / "shards"), frames=8, size=16)
     with pytest.raises(FileExistsError):
         make_shards(str(videos), str(tmp_path / "shards"), frames=4, fps=4.0, size=16)
-    with pytest.raises(DataError, match="not a finished folder of make_shards"):
+    with pytest.raises(DataError, match="no shards.json.*tools/make_shards.py"):
         shard_dataset(str(videos), frames=4, size=16)
 
 
