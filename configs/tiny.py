@@ -57,9 +57,11 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.global_batch = 16
 
     # Device mesh (lawm_jax/train/sharding.py): data x fsdp = all devices; params "replicated"
-    # or "fsdp" (arrays of >= fsdp_min_size elements split over the fsdp axis).
+    # or "fsdp" (arrays of >= fsdp_min_size elements split over the fsdp axis); collectives
+    # "auto" (jit's partitioner places them) or "shard_map" (per-device step, batch
+    # statistics all-reduced explicitly; replicated params only).
     c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "params": "replicated",
-                                        "fsdp_min_size": 2**14})
+                                        "fsdp_min_size": 2**14, "collectives": "auto"})
 
     # Multi-host (lawm_jax/train/distributed.py): coordinator "host:port" with num_processes
     # and this process's id, or auto=True to read the cluster from the environment.

@@ -17,6 +17,7 @@ from lawm_jax.world_model import WorldModelConfig
 
 JOBS = ("train", "features")  # lawm_jax/main.py maps each to its function
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
+COLLECTIVES = ("auto", "shard_map")
 DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
@@ -113,6 +114,9 @@ def validate(config) -> WorldModelConfig:
     _check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")
     _check(m.data == -1 or m.data >= 1, "mesh.data", m.data, "must be >= 1, or -1 (all devices fsdp leaves)")
     _check(m.fsdp_min_size >= 0, "mesh.fsdp_min_size", m.fsdp_min_size, "must be >= 0")
+    _check(m.collectives in COLLECTIVES, "mesh.collectives", m.collectives, f"must be one of {COLLECTIVES}")
+    _check(m.collectives == "auto" or m.params == "replicated", "mesh.collectives", m.collectives,
+           'needs mesh.params="replicated" (FSDP is written for jit\'s partitioner)')
     dist = config.distributed
     if dist.coordinator:
         _check(dist.num_processes >= 1, "distributed.num_processes", dist.num_processes, "must be >= 1")

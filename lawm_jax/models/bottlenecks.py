@@ -149,6 +149,17 @@ def vq_latent(raw, codebook, cfg: BottleneckConfig, axis_name=None):
     return z, loss, metrics, codes
 
 
+def _gather_invariant(x, axis_name):
+    """all_gather(x, tiled=True) typed as replicated: shard_map types all_gather's result
+    as device-varying, so a codebook reset from it could not be a replicated output. A
+    psum of each device's rows placed in a zero buffer is the same array, replicated."""
+    n = x.shape[0]
+    size = jax.lax.psum(1, axis_name)
+    buf = jnp.zeros((size * n, *x.shape[1:]), x.dtype)
+    placed = jax.lax.dynamic_update_slice_in_dim(buf, x, jax.lax.axis_index(axis_name) * n, 0)
+    return jax.lax.psum(placed, axis_name)
+
+
 def code_counts(codes, codebook_size, axis_name=None):
     return _sum(jnp.zeros((codebook_size,), jnp.float32).at[codes.ravel()].add(1.0), axis_name)
 
@@ -183,8 +194,8 @@ def vq_update(cfg: BottleneckConfig, codebook, state, codes, raw, step, rng, axi
     """
     usage = state["usage"] + code_counts(codes, cfg.codebook_size, axis_name)
     x = raw.reshape(-1, raw.shape[-1]).astype(jnp.float32)
-    if axis_name is not None:
-        x = jax.lax.all_gather(x, axis_name, tiled=True)
+    if axis_name is not None:  # the global batch's latents, the same on every device
+        x = _gather_invariant(x, axis_name)
     reset_now = (step + 1) % cfg.reset_every == 0
     dead = (usage < 1.0) & reset_now
     pick = jax.random.randint(rng, (cfg.codebook_size,), 0, x.shape[0])

@@ -14,6 +14,7 @@ import ml_collections
 import optax
 from absl import logging
 from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from lawm_jax import checkpoint, plots
 from lawm_jax.config import ConfigError, validate
@@ -61,10 +62,12 @@ class CompiledStep(NamedTuple):
 @functools.lru_cache(maxsize=4)
 def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.sharding.Mesh,
                         param_sharding: str = "replicated", fsdp_min_size: int = 2**14,
-                        from_states: bool = False) -> CompiledStep:
+                        from_states: bool = False, collectives: str = "auto") -> CompiledStep:
     """The train step jitted over `mesh` with explicit shardings and donated state;
     cached so that repeated runs in one process (notebooks, sweeps, tests) compile once.
-    from_states: the step takes cached encoder states instead of video (no encoder)."""
+    from_states: the step takes cached encoder states instead of video (no encoder).
+    collectives: "auto" lets jit's partitioner place them; "shard_map" runs the step per
+    device with the batch statistics all-reduced explicitly (replicated parameters only)."""
     wm = WorldModel(wm_cfg)
     tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
     params = jax.eval_shape(wm.init, jax.random.key(0))
@@ -73,7 +76,13 @@ def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.
     encoder_sh = sharding.tree_shardings({} if from_states else params["encoder"], mesh, param_sharding,
                                          fsdp_min_size)
     replicated = sharding.replicated(mesh)
-    step = jax.jit(functools.partial(train_step, wm, tx, from_states=from_states),
+    step_fn = functools.partial(train_step, wm, tx, from_states=from_states)
+    if collectives == "shard_map":
+        if param_sharding != "replicated":
+            raise ValueError('config.mesh.collectives="shard_map" needs config.mesh.params="replicated"')
+        step_fn = jax.shard_map(functools.partial(step_fn, axis_name=sharding.MESH_AXES), mesh=mesh,
+                                in_specs=(P(), P(), P(), sharding.BATCH), out_specs=(P(), P()))
+    step = jax.jit(step_fn,
                    in_shardings=(replicated, state_sh, encoder_sh, NamedSharding(mesh, sharding.BATCH)),
                    out_shardings=(state_sh, replicated), donate_argnums=(1,))
     return CompiledStep(wm, tx, step, state_sh, encoder_sh, {})
@@ -138,8 +147,8 @@ def train(config, workdir: str, max_steps: int | None = None):
     wm_cfg = validate(config)
     mesh = mesh_for(config)
     from_states = config.data.source == "features" and not config.data.mixture
-    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh,
-                                   config.mesh.params, config.mesh.fsdp_min_size, from_states)
+    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh, config.mesh.params,
+                                   config.mesh.fsdp_min_size, from_states, config.mesh.collectives)
     wm, tx = compiled.wm, compiled.tx
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
@@ -237,7 +246,10 @@ def train(config, workdir: str, max_steps: int | None = None):
     mngr.wait_until_finished()
     mngr.close()
     if primary and os.path.exists(writer.path):
-        plots.training_curves(writer.path, os.path.join(workdir, CURVES_FILE))
+        try:  # a picture must not fail a finished run
+            plots.training_curves(writer.path, os.path.join(workdir, CURVES_FILE))
+        except Exception as e:
+            logging.warning("could not plot %s: %s", writer.path, e)
     if from_states:
         encoder_params, _ = checkpoint.load_encoder(encoder_path, wm_cfg.encoder)
     return wm, {**state.params, "encoder": encoder_params}, history

@@ -28,9 +28,15 @@ def init_train_state(wm: WorldModel, tx: optax.GradientTransformation, params) -
 
 
 def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: TrainState,
-               encoder_params, inputs, from_states: bool = False):
+               encoder_params, inputs, from_states: bool = False, axis_name=None):
     """One update on a batch of uint8 video (B, F, H, W, C), or with from_states on the
     frozen encoder's states (B, T, N, D) cached beforehand. Returns (state, metrics).
+
+    Under jit with a sharded batch the code sees the global batch. Inside shard_map it
+    sees its shard and `axis_name` names the mesh axes: the loss and every batch statistic
+    are all-reduced explicitly, and the gradients of the replicated parameters come out
+    summed over devices (shard_map's transpose of the implicit broadcast), so the update
+    is the global one on every device.
 
     A non-finite loss or gradient leaves parameters, optimizer and bottleneck state as
     they were (the step counter still advances, `skipped` counts it, metrics["nonfinite"]
@@ -41,7 +47,7 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     states = inputs if from_states else wm.encode({"encoder": encoder_params}, inputs)
 
     def loss_fn(params):
-        return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss)
+        return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss, axis_name=axis_name)
 
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
@@ -52,7 +58,7 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     if wm.config.bottleneck.kind == "vq":
         codebook, bstate, vq_metrics = bottlenecks.vq_update(
             wm.config.bottleneck, params["bottleneck"]["codebook"], bstate, aux["codes"], aux["raw"],
-            state.step, k_reset)
+            state.step, k_reset, axis_name)
         params = {**params, "bottleneck": {"codebook": codebook}}
         metrics.update({f"bottleneck/{k}": v for k, v in vq_metrics.items()})
     kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state, bstate),

@@ -1,4 +1,5 @@
-"""The train step over a device mesh: 1 device == 4 data-parallel == 2x2 FSDP."""
+"""The train step over a device mesh: 1 device == 4 data-parallel == 2x2 FSDP == 4-way
+shard_map with explicit collectives."""
 import jax
 import numpy as np
 import pytest
@@ -33,8 +34,9 @@ def test_mesh_shapes_and_errors():
         sharding.make_mesh(data=3, fsdp=2)
 
 
-def run_steps(config, mesh, mode, batches):
-    compiled = compiled_train_step(validate(config), tuple(sorted(config.train.items())), mesh, mode, 256)
+def run_steps(config, mesh, mode, batches, collectives="auto"):
+    compiled = compiled_train_step(validate(config), tuple(sorted(config.train.items())), mesh, mode, 256,
+                                   collectives=collectives)
     params = compiled.wm.init(jax.random.key(0))
     state = jax.device_put(init_train_state(compiled.wm, compiled.tx, params), compiled.state_shardings)
     encoder = jax.device_put(params["encoder"], compiled.encoder_shardings)
@@ -45,7 +47,9 @@ def run_steps(config, mesh, mode, batches):
     return losses, state
 
 
-@pytest.mark.parametrize("kind", ["sparse", "vq"])
+# vq (its code counts and dead-code resets also all-reduced) runs with the slow tests: each
+# case compiles the step four times, about a minute on 2 cores.
+@pytest.mark.parametrize("kind", ["sparse", pytest.param("vq", marks=pytest.mark.slow)])
 def test_single_device_data_parallel_and_fsdp_agree(kind):
     config = tiny.get_config(kind)
     config.data.global_batch = 8
@@ -53,7 +57,8 @@ def test_single_device_data_parallel_and_fsdp_agree(kind):
     devices = jax.devices()
     runs = {"1 device": run_steps(config, sharding.make_mesh(devices=devices[:1]), "replicated", batches),
             "4 data": run_steps(config, sharding.make_mesh(), "replicated", batches),
-            "2x2 fsdp": run_steps(config, sharding.make_mesh(fsdp=2), "fsdp", batches)}
+            "2x2 fsdp": run_steps(config, sharding.make_mesh(fsdp=2), "fsdp", batches),
+            "4 shard_map": run_steps(config, sharding.make_mesh(), "replicated", batches, "shard_map")}
     losses, state = runs["1 device"]
     for name, (other_losses, other_state) in runs.items():
         np.testing.assert_allclose(other_losses, losses, rtol=2e-5, err_msg=name)
@@ -76,4 +81,8 @@ def test_mesh_config_is_validated():
     c = tiny.get_config()
     c.mesh.fsdp = 0
     with pytest.raises(ConfigError, match="config.mesh.fsdp=0"):
+        validate(c)
+    c = tiny.get_config()
+    c.mesh.params, c.mesh.collectives = "fsdp", "shard_map"
+    with pytest.raises(ConfigError, match="config.mesh.collectives='shard_map': needs mesh.params"):
         validate(c)
