@@ -1,4 +1,4 @@
-"""Tiny CPU run on the real footage bundled with the package (a few minutes on 2 cores).
+"""Tiny CPU run on the real footage bundled with the package (under a minute on 2 cores).
 
     python -m lawm_jax.main --config=configs/tiny.py --workdir=/tmp/lawm_tiny
     python -m lawm_jax.main --config=configs/tiny.py:noisy --workdir=/tmp/lawm_noisy \
@@ -80,7 +80,7 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.warmup_frac = 0.1
     c.train.clip_norm = 1.0
     c.train.nonfinite = "stop"  # a NaN/inf loss or gradient: "stop" the run, or "skip" the update
-    c.train.log_every = 50   # metrics.jsonl + TensorBoard rows (WORKDIR/tensorboard)
+    c.train.log_every = 10   # metrics.jsonl + TensorBoard rows (WORKDIR/tensorboard)
     c.train.progress_bar = True  # the console bar (process 0): step, loss, steps/s, ETA
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
