@@ -32,6 +32,9 @@ def test_paper_config_is_the_papers_recipe():
     assert (sparse.l1, sparse.l2, sparse.var_coef, sparse.cov_coef, sparse.mean_coef) == (0.01, 1.0, 0.1, 0.001, 0.1)
     vq = paper.get_config("vq").model.bottleneck
     assert (vq.commitment, vq.reset_every) == (0.25, 293)
+    # bf16 compute, remat and scan over layers: ViT-L compiles in seconds (PERFORMANCE.md)
+    for net in (enc, wm_cfg.idm, pred):
+        assert (net.dtype, net.remat, net.scan) == ("bfloat16", True, True)
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -48,6 +51,9 @@ def test_paper_config_is_the_papers_recipe():
     ("train.steps", 0, "config.train.steps=0"),
     ("train.warmup_frac", 1.0, "config.train.warmup_frac=1.0"),
     ("job", "dance", "config.job='dance'"),
+    ("features.dtype", "int8", "config.features.dtype='int8': must be one of"),
+    ("features.max_clips", -1, "config.features.max_clips=-1"),
+    ("mesh.collectives", "nccl", "config.mesh.collectives='nccl': must be one of"),
 ])
 def test_bad_values_name_their_field(field, value, message):
     c = tiny.get_config()

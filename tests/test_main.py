@@ -108,3 +108,21 @@ def test_every_job_the_config_accepts_has_a_function():
     from lawm_jax import config, main
     assert set(main.JOBS) == set(config.JOBS)
     assert all(callable(f) for f in main.JOBS.values())
+
+
+@pytest.mark.slow
+def test_features_job_then_training_on_them_from_the_command_line(tmp_path):
+    common = ["--config=configs/tiny.py", "--config.data.source=shapes", "--config.data.num_clips=8",
+              "--config.data.global_batch=4"]
+    out = run_main(*common, "--config.job=features", f"--workdir={tmp_path}/feats")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.load(open(tmp_path / "feats" / "features" / "features.json"))["count"] == 8
+    out = run_main(*common, f"--workdir={tmp_path}/lam", "--config.data.source=features",
+                   f"--config.data.path={tmp_path}/feats/features", "--config.train.steps=3")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert os.path.exists(tmp_path / "lam" / "checkpoints" / "3")
+    assert os.path.exists(tmp_path / "lam" / "training_curves.png")
+    wrong = run_main(*common, f"--workdir={tmp_path}/wrong", "--config.data.source=features",
+                     f"--config.data.path={tmp_path}/feats/features", "--config.data.image_size=48")
+    assert wrong.returncode != 0 and "do not match the config" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
