@@ -95,12 +95,25 @@ class TubeletEmbed(nn.Module):
         if f % q or hh % p or ww % p:
             raise ValueError(f"video of {f} frames of {hh}x{ww} does not tile into tubelets "
                              f"of {q} frames x {p}x{p} pixels")
-        t, h, w = f // q, hh // p, ww // p
-        x = video_BFHWC.reshape(b, t, q, h, p, w, p, c).transpose(0, 1, 3, 5, 2, 4, 6, 7)
+        x = video_to_tubelets(video_BFHWC, q, p)  # (B, T, h, w, q, p, p, C)
+        t, h, w = x.shape[1:4]
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (q, p, p, c, self.width))
         bias = self.param("bias", nn.initializers.zeros, (self.width,))
         x = jnp.einsum("bthwqpoc,qpocd->bthwd", x.astype(self.dtype), kernel.astype(self.dtype))
         return (x + bias.astype(self.dtype)).reshape(b, t, h * w, self.width)
+
+
+def video_to_tubelets(video_BFHWC, tubelet: int, patch: int):
+    """(B, F, H, W, C) -> (B, T, h, w, tubelet, patch, patch, C): the pixels of each token."""
+    b, f, hh, ww, c = video_BFHWC.shape
+    x = video_BFHWC.reshape(b, f // tubelet, tubelet, hh // patch, patch, ww // patch, patch, c)
+    return x.transpose(0, 1, 3, 5, 2, 4, 6, 7)
+
+
+def tubelets_to_video(x_BThwqppC):
+    """The inverse of video_to_tubelets."""
+    b, t, h, w, q, p, _, c = x_BThwqppC.shape
+    return x_BThwqppC.transpose(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, t * q, h * p, w * p, c)
 
 
 class _Layer(nn.Module):

@@ -1,0 +1,58 @@
+"""Pixel decoder: encoder states -> video, for pictures and pixel metrics only (paper §3.4).
+
+The world model never trains through it. Architecture as the paper describes: a ViT
+with the encoder's architecture (3D RoPE, pre-norm blocks) over all steps' tokens with
+the frame-causal (block-causal) mask, then a linear map from each token to its tubelet
+of pixels (tubelet x patch x patch x channels values; 1536 for V-JEPA 2-L). Pixels are
+predicted in [0, 1] (uint8 / 255), the space of the L1 and perceptual losses.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lawm_jax.models.attention import grid_positions, step_causal_mask
+from lawm_jax.models.layers import Block, apply_layers, layer_norm, tubelets_to_video
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderConfig:
+    width: int = 1024
+    depth: int = 24
+    num_heads: int = 16
+    mlp_hidden: int = 4096
+    patch: int = 16     # the encoder's: one token decodes to one tubelet of pixels
+    tubelet: int = 2
+    in_chans: int = 3
+    dtype: str = "float32"
+    remat: bool = False
+    scan: bool = False
+
+
+class PixelDecoder(nn.Module):
+    """States (B, T, N, D) on an (h, w) grid -> pixels (B, T * tubelet, h * patch, w * patch, C).
+
+    Output frame f depends on states of steps <= f // tubelet only (block-causal mask).
+    """
+
+    config: DecoderConfig
+    grid: tuple[int, int]
+
+    @nn.compact
+    def __call__(self, states_BTND):
+        cfg = self.config
+        dtype = jnp.dtype(cfg.dtype)
+        b, t, n, _ = states_BTND.shape
+        h, w = self.grid
+        if n != h * w:
+            raise ValueError(f"states have {n} tokens per step; the decoder's grid {h}x{w} needs {h * w}")
+        x = nn.Dense(cfg.width, dtype=dtype, name="embed")(states_BTND).reshape(b, t * n, cfg.width)
+        x = apply_layers(Block, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
+                                     dtype=dtype), cfg.depth, x, step_causal_mask(t, n),
+                         grid_positions(t, h, w), scan=cfg.scan, remat=cfg.remat)
+        x = layer_norm("norm")(x)
+        q, p, c = cfg.tubelet, cfg.patch, cfg.in_chans
+        x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head")(x)  # (B, L, q*p*p*c)
+        return tubelets_to_video(x.reshape(b, t, h, w, q, p, p, c))
