@@ -6,14 +6,13 @@ Jobs (config.job, one library function each, callable from a notebook):
   features  caches the frozen encoder's states of config.data in WORKDIR/features, for
             training with data.source=features (lawm_jax.train.features.encode_features)
 """
-import logging as std_logging
-
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.clips import DataError
+from lawm_jax.progress import quiet_orbax_logs
 from lawm_jax.train import distributed
 from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
@@ -26,18 +25,9 @@ flags.mark_flags_as_required(["config", "workdir"])
 JOBS = {"train": train, "features": encode_features}  # config.JOBS names them
 
 
-class _QuietOrbax(std_logging.Filter):
-    """Drops Orbax's INFO lines (a dozen per checkpoint save); warnings and errors stay.
-    `--verbosity=1` shows them again."""
-
-    def filter(self, record):
-        return (record.levelno >= std_logging.WARNING or logging.get_verbosity() >= 1
-                or "/orbax/" not in record.pathname.replace("\\", "/"))
-
-
 def main(argv):
     del argv  # unused
-    logging.get_absl_handler().addFilter(_QuietOrbax())
+    quiet_orbax_logs()
     config = _CONFIG.value
     try:
         validate(config)

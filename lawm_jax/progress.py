@@ -1,7 +1,11 @@
-"""One progress bar for the command-line tools and the trainer (stderr, redrawn in place)."""
+"""Console output of the command line, the tools and the trainer: one progress bar
+(stderr, redrawn in place) and quieter logs."""
 from __future__ import annotations
 
+import logging
 import sys
+
+from absl import logging as absl_logging
 
 
 def progress_bar(n: int, total: int, label: str = "", width: int = 30) -> None:
@@ -11,3 +15,19 @@ def progress_bar(n: int, total: int, label: str = "", width: int = 30) -> None:
     if n >= total:
         sys.stderr.write("\n")
     sys.stderr.flush()
+
+
+class _QuietOrbax(logging.Filter):
+    """Drops Orbax's INFO lines (a dozen per checkpoint save); warnings and errors stay.
+    `--verbosity=1` shows them again."""
+
+    def filter(self, record):
+        return (record.levelno >= logging.WARNING or absl_logging.get_verbosity() >= 1
+                or "/orbax/" not in record.pathname.replace("\\", "/"))
+
+
+def quiet_orbax_logs() -> None:
+    """Hides Orbax's INFO lines on the console (idempotent)."""
+    handler = absl_logging.get_absl_handler()
+    if not any(isinstance(f, _QuietOrbax) for f in handler.filters):
+        handler.addFilter(_QuietOrbax())

@@ -95,3 +95,23 @@ def test_throughput_and_console_bar(monkeypatch):
     assert bar.due(100)     # but always at the end
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file: no bar at all
     assert not metrics_lib.ConsoleProgress(total=100).due(100)
+
+
+def test_orbax_info_lines_are_hidden_but_not_its_warnings():
+    import logging
+
+    from absl import logging as absl_logging
+
+    from lawm_jax.progress import _QuietOrbax, quiet_orbax_logs
+    quiet_orbax_logs()
+    quiet_orbax_logs()  # idempotent
+    handler = absl_logging.get_absl_handler()
+    assert sum(isinstance(f, _QuietOrbax) for f in handler.filters) == 1
+
+    def record(level, path):
+        return logging.LogRecord("absl", level, path, 1, "msg", None, None)
+
+    orbax_file = "/site-packages/orbax/checkpoint/_src/checkpointers/async_checkpointer.py"
+    assert not handler.filter(record(logging.INFO, orbax_file))
+    assert handler.filter(record(logging.WARNING, orbax_file))
+    assert handler.filter(record(logging.INFO, "/work/lawm_jax/train/loop.py"))
