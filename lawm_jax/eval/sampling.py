@@ -1,0 +1,59 @@
+"""Sampling latent actions without a video (paper App. B, Fig. S1).
+
+  noisy   draws from the prior N(0, I) the KL pulls the posterior towards;
+  vq      draws codebook entries, optionally only the codes in use;
+  sparse  Langevin dynamics (SGLD) on the sparse bottleneck's energy
+              E(z) = l2 * max(sqrt(D) - |z|^2, 0) + l1 * |z|_1
+          z_{k+1} = z_k - (step / 2) * grad E(z_k) + sqrt(step) * eps,  eps ~ N(0, I),
+          which samples exp(-E(z) / temperature) as step -> 0 (temperature 1: the paper's).
+The VCM terms are batch statistics, not a per-latent energy, so they are not sampled.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from lawm_jax.models.bottlenecks import BottleneckConfig
+
+
+def sparse_energy(z, cfg: BottleneckConfig):
+    """Per-latent energy E(z) of the sparse bottleneck, (..., D) -> (...)."""
+    d = z.shape[-1]
+    hinge = jax.nn.relu(jnp.sqrt(float(d)) - jnp.sum(z ** 2, -1))
+    return cfg.l2 * hinge + cfg.l1 * jnp.sum(jnp.abs(z), -1)
+
+
+def sgld(rng, energy, z0, steps: int = 1000, step_size: float = 1e-2, temperature: float = 1.0):
+    """Langevin samples of exp(-energy(z) / temperature), one chain per row of z0 (N, D)."""
+    grad = jax.grad(lambda z: jnp.sum(energy(z)) / temperature)
+
+    def update(z, key):
+        noise = jax.random.normal(key, z.shape, z.dtype)
+        return z - 0.5 * step_size * grad(z) + jnp.sqrt(step_size) * noise, None
+
+    z, _ = jax.lax.scan(update, z0, jax.random.split(rng, steps))
+    return z
+
+
+def sample_latents(rng, cfg: BottleneckConfig, n: int, codebook=None, usage=None, steps: int = 1000,
+                   step_size: float = 1e-2):
+    """n latent actions (n, D) for the bottleneck `cfg`.
+
+    vq needs the codebook; with `usage` (counts per code) only codes in use are drawn.
+    """
+    k_init, k_run = jax.random.split(rng)
+    d = cfg.latent_dim
+    if cfg.kind == "noisy":
+        return jax.random.normal(k_init, (n, d))
+    if cfg.kind == "vq":
+        if codebook is None:
+            raise ValueError("sampling VQ latents needs the codebook (params['bottleneck']['codebook'])")
+        weights = jnp.ones(codebook.shape[0]) if usage is None else (jnp.asarray(usage) > 0).astype(jnp.float32)
+        if usage is not None and not bool(jnp.any(weights > 0)):
+            raise ValueError("no code is in use (usage is all zero): nothing to sample from")
+        codes = jax.random.choice(k_init, codebook.shape[0], (n,), p=weights / weights.sum())
+        return codebook[codes]
+    if cfg.kind == "sparse":
+        z0 = jax.random.normal(k_init, (n, d))
+        return sgld(k_run, lambda z: sparse_energy(z, cfg), z0, steps, step_size)
+    raise ValueError(f"bottleneck {cfg.kind!r} has no prior to sample: noisy, vq and sparse do")
