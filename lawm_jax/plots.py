@@ -59,3 +59,33 @@ def training_curves(metrics_path: str, out: str) -> str:
     fig.suptitle(os.path.basename(os.path.dirname(os.path.abspath(metrics_path))))
     fig.savefig(out)
     return out
+
+
+def pca_2d(*groups):
+    """Projects every group of vectors (N_i, D) onto the first two principal axes of all
+    of them together; returns one (N_i, 2) array per group."""
+    import numpy as np
+
+    arrays = [np.asarray(g, np.float64) for g in groups]
+    stacked = np.concatenate(arrays)
+    mean = stacked.mean(0)
+    _, _, vt = np.linalg.svd(stacked - mean, full_matrices=False)
+    return [(a - mean) @ vt[:2].T for a in arrays]
+
+
+def latent_embedding(groups: dict, out: str, title: str = "latent actions (PCA)") -> str:
+    """Scatter plot of named groups of latents, e.g. {"inferred": z_idm, "sampled": z_prior},
+    in the 2-D PCA of all of them (paper App. B, Fig. S1); returns `out`."""
+    from matplotlib.figure import Figure
+
+    projected = pca_2d(*groups.values())
+    fig = Figure(figsize=(5, 5), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for (name, _), xy in zip(groups.items(), projected):
+        ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.5, label=f"{name} ({len(xy)})")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title)
+    ax.legend()
+    fig.savefig(out)
+    return out

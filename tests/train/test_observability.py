@@ -115,3 +115,20 @@ def test_orbax_info_lines_are_hidden_but_not_its_warnings():
     assert not handler.filter(record(logging.INFO, orbax_file))
     assert handler.filter(record(logging.WARNING, orbax_file))
     assert handler.filter(record(logging.INFO, "/work/lawm_jax/train/loop.py"))
+
+
+def test_latent_embedding_plot(tmp_path):
+    rng = np.random.default_rng(0)
+    # Two clouds apart along one direction of 8-D space: the first principal axis finds it.
+    direction = rng.standard_normal(8)
+    direction /= np.linalg.norm(direction)
+    a = rng.standard_normal((300, 8)) * 0.1 + 3 * direction
+    b = rng.standard_normal((200, 8)) * 0.1 - 3 * direction
+    pa, pb = plots.pca_2d(a, b)
+    assert pa.shape == (300, 2) and pb.shape == (200, 2)
+    assert abs(pa[:, 0].mean() - pb[:, 0].mean()) == pytest.approx(6.0, rel=0.02)
+    assert abs(pa[:, 1].mean() - pb[:, 1].mean()) < 0.05
+    out = plots.latent_embedding({"inferred": a, "sampled": b}, str(tmp_path / "emb.png"))
+    from PIL import Image
+    image = np.asarray(Image.open(out).convert("L"), np.float32)
+    assert image.shape == (500, 500) and image.std() > 10
