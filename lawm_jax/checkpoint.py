@@ -20,7 +20,7 @@ from lawm_jax.models.layers import stack_layers, unstack_layers
 
 # Fields that fix the weights' shapes and meaning; mode, dtype, remat and scan are run-time
 # choices. Encoder checkpoints always hold the unrolled layout (layer_0 .. layer_N).
-_ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
+ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
 
 
 def save_encoder(directory: str, params, cfg: EncoderConfig, write_config: bool = True) -> None:
@@ -52,7 +52,7 @@ def load_encoder(directory: str, expected: EncoderConfig | None = None):
         cfg = EncoderConfig(**json.load(f))
     if expected is not None:
         diff = [f"{k}: checkpoint {getattr(cfg, k)} vs config {getattr(expected, k)}"
-                for k in _ARCH_FIELDS if getattr(cfg, k) != getattr(expected, k)]
+                for k in ARCH_FIELDS if getattr(cfg, k) != getattr(expected, k)]
         if diff:
             raise ValueError(f"encoder checkpoint {directory} does not match config.model.encoder: "
                              + "; ".join(diff))

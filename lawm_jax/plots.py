@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 # (title, metric keys, log y-axis); panels whose keys never appear are left out.
 PANELS = (
     ("loss", ("loss", "pred_l1", "latent_loss"), True),
@@ -64,8 +66,6 @@ def training_curves(metrics_path: str, out: str) -> str:
 def pca_2d(*groups):
     """Projects every group of vectors (N_i, D) onto the first two principal axes of all
     of them together; returns one (N_i, 2) array per group."""
-    import numpy as np
-
     arrays = [np.asarray(g, np.float64) for g in groups]
     stacked = np.concatenate(arrays)
     mean = stacked.mean(0)

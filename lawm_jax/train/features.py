@@ -50,7 +50,9 @@ def encode_features(config, workdir: str) -> str:
         os.remove(partial)
     wm = WorldModel(wm_cfg)
     mesh = mesh_for(config)
-    encoder_params, encoder_path = prepare_encoder(config, wm, wm.init(jax.random.key(config.seed)), workdir)
+    # The random encoder (no checkpoint named) is the one `train` builds from the same seed.
+    encoder_params, encoder_path = prepare_encoder(
+        config, wm, lambda: wm.init(jax.random.key(config.seed))["encoder"], workdir)
     encode = jax.jit(lambda p, v: wm.encode({"encoder": p}, v))
 
     records, decode = source_dataset(d, config.seed, wm_cfg.encoder.frames_per_step(), train=False)

@@ -28,23 +28,25 @@ CONFIG_FILE = "world_model.json"
 CURVES_FILE = "training_curves.png"
 
 
-def prepare_encoder(config, wm: WorldModel, params, workdir: str):
+def prepare_encoder(config, wm: WorldModel, random_encoder: Callable[[], Any], workdir: str):
     """Frozen encoder weights: the converted checkpoint the config names, or (none named)
-    the seeded random init, saved once to WORKDIR/encoder so the run can be reloaded."""
+    the seeded random init `random_encoder()`, saved once to WORKDIR/encoder so the run
+    can be reloaded. Returns (params, checkpoint path)."""
     path = config.model.encoder_checkpoint or os.path.join(workdir, "encoder")
     saved = os.path.exists(os.path.join(path, "encoder_config.json"))
     distributed.barrier("lawm:encoder")  # every process decides before any writes
     if config.model.encoder_checkpoint or saved:
         enc, _ = checkpoint.load_encoder(path, wm.config.encoder)
         return enc, path
-    checkpoint.save_encoder(path, params["encoder"], wm.config.encoder, write_config=distributed.is_primary())
-    return params["encoder"], path
+    params = random_encoder()
+    checkpoint.save_encoder(path, params, wm.config.encoder, write_config=distributed.is_primary())
+    return params, path
 
 
 class CompiledStep(NamedTuple):
     wm: WorldModel
     tx: optax.GradientTransformation
-    step: Callable            # (rng, state, encoder_params, video) -> (state, metrics)
+    step: Callable            # (rng, state, encoder_params, video or states) -> (state, metrics)
     state_shardings: Any      # TrainState of NamedShardings
     encoder_shardings: Any
     executables: dict         # batch shape -> (compiled executable, FLOPs per step or None)
@@ -88,7 +90,8 @@ def compiled_train_step(wm_cfg: WorldModelConfig, train_items: tuple, mesh: jax.
     return CompiledStep(wm, tx, step, state_sh, encoder_sh, {})
 
 
-ENCODER_ARCH = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans", "mode")
+# The weights' architecture, and the temporal mode: features of another mode are other states.
+ENCODER_ARCH = checkpoint.ARCH_FIELDS + ("mode",)
 
 
 def check_features(meta: dict, path: str, wm_cfg: WorldModelConfig) -> None:
@@ -163,7 +166,7 @@ def train(config, workdir: str, max_steps: int | None = None):
             raise
         encoder_params, encoder_path = {}, data_report["features"]["encoder_checkpoint"]
     else:
-        encoder_params, encoder_path = prepare_encoder(config, wm, params, workdir)
+        encoder_params, encoder_path = prepare_encoder(config, wm, lambda: params["encoder"], workdir)
     encoder_params = jax.device_put(encoder_params, compiled.encoder_shardings)
     primary = distributed.is_primary()
     if primary:

@@ -1,8 +1,8 @@
 """Muon on the hidden weight matrices, AdamW on everything else (paper §4, App. A).
 
 Hidden matrices are the kernels inside transformer blocks (`layer_*`, or `layers` when
-scanned): attention q/k/v/proj, MLP and AdaLN modulation. Embeddings, heads, tokens, norms, biases and
-the VQ codebook go to AdamW. Both share one schedule shape: linear warm-up over
+scanned): attention q/k/v/proj, MLP and AdaLN modulation. Embeddings, heads, tokens,
+norms, biases and the VQ codebook go to AdamW. Both share one schedule shape: linear warm-up over
 `warmup_frac` of the steps, then cosine to zero; gradients are clipped by global norm.
 optax.contrib.muon's defaults otherwise: momentum 0.95 with Nesterov, 5 Newton-Schulz
 steps (3.4445, -4.7750, 2.0315); AdamW b1 0.9, b2 0.999, decaying all its parameters.
