@@ -21,7 +21,7 @@ from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.pipeline import config_batches
 from lawm_jax.train import distributed, optimizer, sharding
 from lawm_jax.train import metrics as metrics_lib
-from lawm_jax.train.step import TrainState, init_train_state, train_step
+from lawm_jax.train.step import init_train_state, train_step
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
 CONFIG_FILE = "world_model.json"
@@ -167,33 +167,55 @@ def train(config, workdir: str, max_steps: int | None = None):
         encoder_params, encoder_path = {}, data_report["features"]["encoder_checkpoint"]
     else:
         encoder_params, encoder_path = prepare_encoder(config, wm, lambda: params["encoder"], workdir)
-    encoder_params = jax.device_put(encoder_params, compiled.encoder_shardings)
-    primary = distributed.is_primary()
-    if primary:
-        with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-            json.dump({"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
-                       "config": config.to_dict()}, f, indent=2, default=str)
+    write_json(os.path.join(workdir, CONFIG_FILE),
+               {"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
+                "config": config.to_dict()})
+    state = init_train_state(wm, tx, params)
+    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    state, history = run_steps(config, workdir, mesh, compiled, state, encoder_params, data, data_report,
+                               "states" if from_states else "video", tokens_per_clip, max_steps)
+    if from_states:
+        encoder_params, _ = checkpoint.load_encoder(encoder_path, wm_cfg.encoder)
+    return wm, {**state.params, "encoder": encoder_params}, history
 
-    state = jax.device_put(init_train_state(wm, tx, params), compiled.state_shardings)
-    if primary:
-        with open(os.path.join(workdir, "data_report.json"), "w") as f:
-            json.dump(data_report, f, indent=2)
+
+def write_json(path: str, obj) -> None:
+    """Process 0 writes `obj` to `path` (the other processes of a multi-host run skip it)."""
+    if distributed.is_primary():
+        with open(path, "w") as f:
+            json.dump(obj, f, indent=2, default=str)
+
+
+def run_steps(config, workdir: str, mesh, compiled, state, frozen, data, data_report: dict, key: str,
+              tokens_per_clip: int, max_steps: int | None = None, headline: str = "pred_l1"):
+    """The training loop every job shares (the LAM's, the decoder's): restores the newest
+    checkpoint of WORKDIR/checkpoints, then runs `compiled.executable(rng, state, frozen,
+    batch[key])` to config.train.steps (or `max_steps` more), with metrics rows, console
+    bar, checkpoints, SIGTERM handling, the non-finite stop and training_curves.png.
+
+    `state` needs .step, .params and .skipped; the step's metrics need "loss",
+    "nonfinite" and `headline` (logged beside the loss). Closes `data`.
+    Returns (final state, list of logged metric rows).
+    """
+    state = jax.device_put(state, compiled.state_shardings)
+    frozen = jax.device_put(frozen, compiled.encoder_shardings)
+    write_json(os.path.join(workdir, "data_report.json"), data_report)
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"),
                                          config.train.keep_checkpoints, config.train.keep_every)
     restored_step, restored, data_state = checkpoint.restore_latest_readable(
         mngr, checkpoint.restore_target(state, compiled.state_shardings))
     if restored_step is not None:
-        state = TrainState(*restored)
+        state = type(state)(*restored)
         data.set_state(data_state)
         logging.info("resumed from step %d in %s", int(state.step), workdir)
 
+    primary = distributed.is_primary()
     rng = jax.random.key(config.seed + 1)
     history = []
     writer = metrics_lib.MetricsWriter(workdir, enabled=primary)
     lrs = optimizer.schedules(config.train, config.train.steps)
     start = int(state.step)
     stop = config.train.steps if max_steps is None else min(config.train.steps, start + max_steps)
-    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
     meter = metrics_lib.Throughput(config.data.global_batch, config.data.global_batch * tokens_per_clip)
     bar = metrics_lib.ConsoleProgress(config.train.steps, enabled=primary and config.train.progress_bar)
     preempted, previous_handler = _catch_sigterm()
@@ -202,11 +224,11 @@ def train(config, workdir: str, max_steps: int | None = None):
             writer.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```")
         for step in range(start, stop):
             t_wait = time.perf_counter()
-            batch = sharding.global_batch(mesh, next(data)["states" if from_states else "video"])
+            batch = sharding.global_batch(mesh, next(data)[key])
             wait = time.perf_counter() - t_wait
             if step == start:
-                step_fn, meter.flops = compiled.executable(rng, state, encoder_params, batch)
-            state, metrics = step_fn(rng, state, encoder_params, batch)
+                step_fn, meter.flops = compiled.executable(rng, state, frozen, batch)
+            state, metrics = step_fn(rng, state, frozen, batch)
             done = step + 1
             meter.add(1, wait)
             if step == start:  # the first step compiles: keep it out of the rates
@@ -225,13 +247,13 @@ def train(config, workdir: str, max_steps: int | None = None):
                 row = {"step": done, **metrics_lib.to_python(metrics),
                        **{f"lr/{k}": float(f(step)) for k, f in lrs.items()},
                        **meter.report(), "skipped_steps": int(state.skipped),
-                       "data/bad_files": len(data_report["bad_files"])}
+                       "data/bad_files": len(data_report.get("bad_files", ()))}
                 history.append(row)
                 writer.write(row)
                 bar.clear()
                 rate = meter.rate
-                logging.info("step %d/%d loss %.4f pred_l1 %.4f %s", done, config.train.steps, row["loss"],
-                             row["pred_l1"], f"{rate:.2f} steps/s ETA "
+                logging.info("step %d/%d loss %.4f %s %.4f %s", done, config.train.steps, row["loss"],
+                             headline, row[headline], f"{rate:.2f} steps/s ETA "
                              f"{metrics_lib.format_duration((config.train.steps - done) / rate)}" if rate else "")
             if bar.due(done):
                 bar.draw(done, float(metrics["loss"]), meter.current_rate())
@@ -253,6 +275,4 @@ def train(config, workdir: str, max_steps: int | None = None):
             plots.training_curves(writer.path, os.path.join(workdir, CURVES_FILE))
         except Exception as e:
             logging.warning("could not plot %s: %s", writer.path, e)
-    if from_states:
-        encoder_params, _ = checkpoint.load_encoder(encoder_path, wm_cfg.encoder)
-    return wm, {**state.params, "encoder": encoder_params}, history
+    return state, history

@@ -50,7 +50,7 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
         return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss, axis_name=axis_name)
 
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
+    finite = all_finite(loss, grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {**aux["metrics"], "grad_norm": optax.global_norm(grads)}
@@ -61,7 +61,18 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
             state.step, k_reset, axis_name)
         params = {**params, "bottleneck": {"codebook": codebook}}
         metrics.update({f"bottleneck/{k}": v for k, v in vq_metrics.items()})
-    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state, bstate),
-                        (state.params, state.opt_state, state.bottleneck_state))
+    kept = keep_if_finite(finite, (params, opt_state, bstate),
+                          (state.params, state.opt_state, state.bottleneck_state))
     metrics["nonfinite"] = (~finite).astype(jnp.int32)
-    return TrainState(state.step + 1, *kept, state.skipped + (~finite).astype(jnp.int32)), metrics
+    return TrainState(state.step + 1, *kept, state.skipped + metrics["nonfinite"]), metrics
+
+
+def all_finite(loss, grads) -> jax.Array:
+    """True when the loss and every gradient entry are finite."""
+    return jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
+
+
+def keep_if_finite(finite, new, old):
+    """`new` where the step was finite, else `old` (leaf by leaf, no host sync): a NaN
+    never reaches the state or a checkpoint."""
+    return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
