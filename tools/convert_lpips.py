@@ -1,0 +1,60 @@
+"""Converts LPIPS-VGG weights from PyTorch files into the .npz that lawm_jax reads.
+
+    python tools/convert_lpips.py --vgg=vgg16-397923af.pth \
+        --lin=<site-packages>/lpips/weights/v0.1/vgg.pth --output=/weights/lpips_vgg.npz
+
+--vgg: torchvision's ImageNet VGG16 state dict (`torchvision.models.vgg16(weights=
+"IMAGENET1K_V1")`, file vgg16-397923af.pth); only its `features.*` convolutions are used.
+--lin: the LPIPS v0.1 linear layers (`lin{k}.model.1.weight`), shipped inside the `lpips`
+wheel on PyPI as lpips/weights/v0.1/vgg.pth. Then set --config.lpips_weights=<output>.
+The format is documented in lawm_jax/models/lpips.py. Needs torch (the [convert] extra).
+"""
+from __future__ import annotations
+
+import numpy as np
+from absl import app, flags
+
+from lawm_jax.models.lpips import VGG16_STAGES, param_shapes
+
+_VGG = flags.DEFINE_string("vgg", None, "torchvision VGG16 state dict (.pth)")
+_LIN = flags.DEFINE_string("lin", None, "LPIPS v0.1 linear layers for VGG (.pth)")
+_OUTPUT = flags.DEFINE_string("output", None, "the .npz to write")
+
+# Positions of the 13 convolutions in torchvision's vgg16().features (ReLUs and pools between).
+TORCHVISION_CONV_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+
+
+def convert(vgg_state: dict, lin_state: dict) -> dict[str, np.ndarray]:
+    """torchvision VGG16 + LPIPS lin state dicts (name -> array) -> the .npz's arrays."""
+    out = {}
+    names = [f"conv{s + 1}_{j + 1}" for s, stage in enumerate(VGG16_STAGES) for j in range(len(stage))]
+    for name, index in zip(names, TORCHVISION_CONV_INDEX):
+        w = np.asarray(vgg_state[f"features.{index}.weight"], np.float32)  # (out, in, kh, kw)
+        out[f"vgg/{name}/kernel"] = w.transpose(2, 3, 1, 0)
+        out[f"vgg/{name}/bias"] = np.asarray(vgg_state[f"features.{index}.bias"], np.float32)
+    for k in range(len(VGG16_STAGES)):
+        out[f"lin/{k}"] = np.asarray(lin_state[f"lin{k}.model.1.weight"], np.float32).reshape(-1)
+    want = param_shapes()
+    bad = [f"{k}: {v.shape} vs {want[k]}" for k, v in out.items() if tuple(v.shape) != want[k]]
+    if bad:
+        raise ValueError("the inputs are not VGG16 + LPIPS-VGG weights: " + "; ".join(bad))
+    return out
+
+
+def _load_torch(path: str) -> dict:
+    import torch
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v.numpy() for k, v in state.items()}
+
+
+def main(argv):
+    del argv
+    arrays = convert(_load_torch(_VGG.value), _load_torch(_LIN.value))
+    with open(_OUTPUT.value, "wb") as f:
+        np.savez(f, **arrays)
+    print(f"wrote {len(arrays)} arrays to {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["vgg", "lin", "output"])
+    app.run(main)
