@@ -9,6 +9,7 @@ About 12 h on 64 H100s in the paper.
     python -m lawm_jax.main --config=configs/paper.py:noisy --workdir=/runs/lam_noisy \
         --config.model.encoder_checkpoint=/ckpt/vjepa2_vitl
 
+`configs/paper.py:decoder` is the pixel decoder's job (§3.4) for the same encoder.
 Bottleneck coefficients default to the paper's scaling-study values (sparse l1=0.01,
 noisy beta=5e-5); sweep them with --config.model.bottleneck.l1=... or .beta=...
 """
@@ -18,8 +19,8 @@ from configs import tiny
 from lawm_jax.models.encoder import EncoderConfig
 
 
-def get_config(bottleneck: str | None = None):
-    c = tiny.get_config(bottleneck)
+def get_config(arg: str | None = None):
+    c = tiny.get_config(arg)
     # scan over layers: the train step compiles in ~12 s instead of ~4.6 min
     # (tools/bench_compile.py, docs/PERFORMANCE.md).
     c.model.encoder = dataclasses.asdict(EncoderConfig.preset("vitl", dtype="bfloat16", remat=True, scan=True))
@@ -33,6 +34,7 @@ def get_config(bottleneck: str | None = None):
     c.data.source = "video"
     c.data.cache_mb = 0  # a web-scale dataset does not fit in memory
     c.data.path = ""  # required: your videos (or shards, or a data.mixture); the bundled 88 s is a toy
+    c.data.holdout = ""  # name held-out videos of data.path for the evaluate job (or set eval.path)
     c.data.frames = 16
     c.data.image_size = 256
     c.data.global_batch = 1024
@@ -42,4 +44,13 @@ def get_config(bottleneck: str | None = None):
     c.train.adam_lr = 6.25e-4
     c.train.log_every = 100
     c.train.ckpt_every = 1000
+    # The decoder (§3.4): a ViT-L like the encoder; batch 512, 90k steps, 12k warm-up.
+    c.decoder.update(width=1024, depth=24, num_heads=16, mlp_hidden=4096, dtype="bfloat16", remat=True,
+                     scan=True)
+    if arg == "decoder":
+        c.data.global_batch = 512
+        c.train.steps = 90_000
+        c.train.warmup_frac = 12_000 / 90_000
+        c.train.adam_lr = 3e-4
+        c.train.weight_decay = 0.01
     return c

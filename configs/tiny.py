@@ -5,7 +5,12 @@
         --config.train.steps=100
 
 The optional argument picks the bottleneck: sparse (default), noisy, vq,
-deterministic or unconstrained. Frozen random tiny encoder, 8 frames of 32x32 at 4 fps
+deterministic or unconstrained; or `decoder` for the pixel-decoder job with the paper's
+decoder optimiser (AdamW 3e-4, weight decay 0.01; lawm_jax/train/decoder.py):
+
+    python -m lawm_jax.main --config=configs/tiny.py:decoder --workdir=/tmp/lawm_decoder \
+        --config.model.encoder_checkpoint=/tmp/lawm_tiny/encoder
+ Frozen random tiny encoder, 8 frames of 32x32 at 4 fps
 from lawm_jax/data/footage (88 s of video; `--config.data.source=shapes` for the
 procedural moving shapes the tests use).
 """
@@ -17,9 +22,10 @@ from lawm_jax.data.clips import BUNDLED_FOOTAGE
 from lawm_jax.models.encoder import EncoderConfig
 
 
-def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    bottleneck = None if arg == "decoder" else arg
     c = ml_collections.ConfigDict()
-    c.job = "train"  # or "features" (lawm_jax/main.py lists the jobs)
+    c.job = "train"  # or "features", "decoder", "evaluate" (lawm_jax/main.py lists the jobs)
     c.seed = 0
 
     c.model = ml_collections.ConfigDict()
@@ -43,6 +49,9 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.num_clips = 512    # shapes only
     c.data.path = BUNDLED_FOOTAGE  # video: folder (recursive) or list file; shards: make_shards output
     c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
+    # video: videos kept out of training for the evaluate job (names or glob patterns,
+    # comma-separated, relative to data.path): the split is by video, never by clip
+    c.data.holdout = "cockatoo.mp4,opencv_cup.mp4"
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"
     c.data.flip = True        # video, shards: random horizontal flips
@@ -72,6 +81,23 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # written to WORKDIR/features for data.source=features (lawm_jax/train/features.py).
     c.features = ml_collections.ConfigDict({"dtype": "float32", "max_clips": 0})  # 0: all clips
 
+    # job=decoder: the pixel decoder (the encoder's architecture in the paper; patch,
+    # tubelet and channels always come from model.encoder) and its loss, L1 +
+    # perceptual_weight x LPIPS when lpips_weights names an .npz (tools/convert_lpips.py).
+    c.decoder = ml_collections.ConfigDict(dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32",
+                                               remat=False, scan=False, perceptual_weight=1.0))
+    c.lpips_weights = ""  # LPIPS-VGG16 .npz for the decoder's loss and the evaluations ("" = none)
+
+    # job=evaluate (lawm_jax/eval/run.py): the paper's evaluations of the run in --workdir,
+    # on held-out clips (eval.path, else data.holdout's videos), windows `stride` s apart.
+    c.eval = ml_collections.ConfigDict(dict(
+        kinds="capacity,leakage,transfer,sampling,pictures",
+        path="", stride=0.5, max_clips=64, batch=16,
+        decoder="",       # a decoder job's WORKDIR (same encoder): pixel metrics and pictures
+        context=1,        # transfer: real context steps; the rest of the clip is predicted
+        pictures=4,       # transfer frame grids to draw (with a decoder)
+        sgld_steps=1000, sgld_step_size=0.01))  # sampling of sparse latents
+
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300
     c.train.muon_lr = 0.02
@@ -85,5 +111,9 @@ def get_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
     c.train.keep_every = 0    # also keep every checkpoint whose step is a multiple of this (0: none)
+    if arg == "decoder":  # paper §3.4: Muon 0.02 + AdamW 3e-4, weight decay 0.01
+        c.job = "decoder"
+        c.train.adam_lr = 3e-4
+        c.train.weight_decay = 0.01
     c.lock()  # overrides and edits must name existing fields
     return c

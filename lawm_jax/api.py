@@ -6,9 +6,12 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from lawm_jax import checkpoint
+from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
+from lawm_jax.train.decoder import DECODER_FILE, DecoderState, init_decoder
 from lawm_jax.train.loop import CONFIG_FILE
 from lawm_jax.train.optimizer import make_optimizer
 from lawm_jax.train.step import TrainState, init_train_state
@@ -50,24 +53,73 @@ class LoadedWorldModel:
         return self._rollout(self.params, context_states, latents, context_latents)
 
 
-def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
-    """Loads the latest (or the given) checkpoint of a training run's workdir."""
-    config_path = os.path.join(workdir, CONFIG_FILE)
-    if not os.path.exists(config_path):
-        raise FileNotFoundError(f"{workdir} is not a lawm_jax run directory (no {CONFIG_FILE}); "
-                                "pass the --workdir of a training run")
-    with open(config_path) as f:
-        saved = json.load(f)
-    wm = WorldModel(WorldModelConfig.from_dict(saved["model"]))
-    encoder_params, _ = checkpoint.load_encoder(saved["encoder_checkpoint"], wm.config.encoder)
+@dataclasses.dataclass
+class LoadedDecoder:
+    """A pixel decoder with its parameters bound (jitted):
+
+        decoder = lawm_jax.load_decoder("/runs/decoder")
+        frames = decoder.decode(states)   # (B, T, N, D) -> (B, F, H, W, C) in [0, 1]
+    `encoder_checkpoint` names the encoder whose states it decodes.
+    """
+
+    decoder: PixelDecoder
+    params: Params
+    step: int
+    encoder_checkpoint: str
+
+    def __post_init__(self):
+        self._decode = jax.jit(lambda p, s: self.decoder.apply({"params": p}, s))
+
+    def decode(self, states):
+        return self._decode(self.params, states)
+
+
+def _run_file(workdir: str, name: str, job: str) -> dict:
+    path = os.path.join(workdir, name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{workdir} is not a lawm_jax {job} run directory (no {name}); "
+                                f"pass the --workdir of a {job} run")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _restore(workdir: str, step: int | None, abstract):
+    """(step, state) of the latest (or given) checkpoint, onto this process's first device
+    whatever mesh the run was saved from."""
     mngr = checkpoint.checkpoint_manager(os.path.join(workdir, "checkpoints"), keep=1 << 30)
     step = mngr.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"{workdir}/checkpoints holds no complete checkpoint yet")
-    train_cfg = ml_collections.ConfigDict(saved["config"]["train"])
-    tx = make_optimizer(train_cfg, train_cfg.steps)
-    abstract = jax.eval_shape(lambda: init_train_state(wm, tx, wm.init(jax.random.key(0))))
-    # Onto this process's first device, whatever mesh the run was saved from.
     target = checkpoint.restore_target(abstract, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     state, _ = checkpoint.restore_train_state(mngr, step, target)
-    return LoadedWorldModel(wm, {**TrainState(*state).params, "encoder": encoder_params}, int(step))
+    return int(step), state
+
+
+def _optimizer(saved: dict):
+    train_cfg = ml_collections.ConfigDict(saved["config"]["train"])
+    return make_optimizer(train_cfg, train_cfg.steps)
+
+
+def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
+    """Loads the latest (or the given) checkpoint of a training run's workdir."""
+    saved = _run_file(workdir, CONFIG_FILE, "training")
+    wm = WorldModel(WorldModelConfig.from_dict(saved["model"]))
+    encoder_params, _ = checkpoint.load_encoder(saved["encoder_checkpoint"], wm.config.encoder)
+    tx = _optimizer(saved)
+    step, state = _restore(workdir, step, jax.eval_shape(lambda: init_train_state(wm, tx, wm.init(jax.random.key(0)))))
+    return LoadedWorldModel(wm, {**TrainState(*state).params, "encoder": encoder_params}, step)
+
+
+def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
+    """Loads the latest (or the given) checkpoint of a decoder job's workdir."""
+    saved = _run_file(workdir, DECODER_FILE, "decoder")
+    wm_cfg = WorldModelConfig.from_dict(saved["model"])
+    decoder = PixelDecoder(DecoderConfig(**saved["decoder"]), wm_cfg.grid)
+    tx = _optimizer(saved)
+
+    def abstract():
+        params = init_decoder(decoder, wm_cfg, jax.random.key(0))
+        return DecoderState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+
+    step, state = _restore(workdir, step, jax.eval_shape(abstract))
+    return LoadedDecoder(decoder, DecoderState(*state).params, step, saved["encoder_checkpoint"])

@@ -15,9 +15,10 @@ from lawm_jax.models.idm import IDMConfig
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
-JOBS = ("train", "features")  # lawm_jax/main.py maps each to its function
+JOBS = ("train", "features", "decoder", "evaluate")  # lawm_jax/main.py maps each to its function
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
 COLLECTIVES = ("auto", "shard_map")
+EVAL_KINDS = ("capacity", "leakage", "transfer", "sampling", "pictures")  # lawm_jax/eval/run.py
 DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
@@ -122,6 +123,18 @@ def validate(config) -> WorldModelConfig:
         _check(dist.num_processes >= 1, "distributed.num_processes", dist.num_processes, "must be >= 1")
         _check(0 <= dist.process_id < dist.num_processes, "distributed.process_id", dist.process_id,
                f"must be in [0, distributed.num_processes={dist.num_processes})")
+    dec = config.decoder
+    _check_transformer(dec, "decoder")
+    _check(dec.perceptual_weight >= 0, "decoder.perceptual_weight", dec.perceptual_weight, "must be >= 0")
+    e = config.eval
+    kinds = [k.strip() for k in e.kinds.split(",") if k.strip()]
+    _check(bool(kinds) and set(kinds) <= set(EVAL_KINDS), "eval.kinds", e.kinds,
+           f"name one or more of {EVAL_KINDS}, comma-separated")
+    for field in ("batch", "context", "sgld_steps"):
+        _check(e[field] >= 1, f"eval.{field}", e[field], "must be >= 1")
+    for field in ("stride", "max_clips", "pictures"):
+        _check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
+    _check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

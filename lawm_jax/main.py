@@ -5,6 +5,11 @@ Jobs (config.job, one library function each, callable from a notebook):
             the same workdir resumes from its latest checkpoint (lawm_jax.train.loop.train)
   features  caches the frozen encoder's states of config.data in WORKDIR/features, for
             training with data.source=features (lawm_jax.train.features.encode_features)
+  decoder   trains a pixel decoder on the frozen encoder's states, for pictures and pixel
+            metrics (configs/*.py:decoder; lawm_jax.train.decoder.train_decoder)
+  evaluate  the paper's evaluations (capacity, scene-cut leakage, cycle transfer, latent
+            sampling, frame grids) of the run in --workdir, written to WORKDIR/eval
+            (lawm_jax.eval.run.evaluate)
 """
 import jax
 from absl import app, flags, logging
@@ -12,8 +17,10 @@ from ml_collections import config_flags
 
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.clips import DataError
+from lawm_jax.eval.run import evaluate
 from lawm_jax.progress import quiet_orbax_logs
 from lawm_jax.train import distributed
+from lawm_jax.train.decoder import train_decoder
 from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
 
@@ -22,7 +29,8 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
 flags.mark_flags_as_required(["config", "workdir"])
 
-JOBS = {"train": train, "features": encode_features}  # config.JOBS names them
+# config.JOBS names them
+JOBS = {"train": train, "features": encode_features, "decoder": train_decoder, "evaluate": evaluate}
 
 
 def main(argv):

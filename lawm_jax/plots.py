@@ -89,3 +89,81 @@ def latent_embedding(groups: dict, out: str, title: str = "latent actions (PCA)"
     ax.legend()
     fig.savefig(out)
     return out
+
+
+def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2) -> str:
+    """Writes a PNG with one row of frames per entry of `rows` ({label: uint8 (F, H, W, C)},
+    rows of equal frame size; shorter rows are padded with grey), the label to the left;
+    frames are upscaled `scale` x (nearest) so small clips stay visible. Returns `out`."""
+    from PIL import Image, ImageDraw
+
+    clips = [np.asarray(v) for v in rows.values()]
+    h, w = clips[0].shape[1:3]
+    frames = max(len(c) for c in clips)
+    label_w = 8 + 7 * max(len(k) for k in rows)
+    H, W = h * scale, w * scale
+    canvas = Image.new("RGB", (label_w + frames * (W + gap), len(clips) * (H + gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, clip) in enumerate(zip(rows, clips)):
+        y = r * (H + gap)
+        draw.text((4, y + H // 2 - 5), label, fill=(0, 0, 0))
+        for f in range(frames):
+            tile = (Image.fromarray(clip[f]).resize((W, H), Image.NEAREST) if f < len(clip)
+                    else Image.new("RGB", (W, H), (128, 128, 128)))
+            canvas.paste(tile, (label_w + f * (W + gap), y))
+    canvas.save(out)
+    return out
+
+
+REFERENCE_STYLES = {"deterministic": ("k", "--"), "unconstrained": ("k", ":"), "copy_last": ("r", "-.")}
+
+
+def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: str = "") -> str:
+    """The paper's Fig. 4: one-step error against the constraint's coefficient, one line
+    per bottleneck kind (sparse λ_l1 and noisy β on the log axis, VQ codebook sizes on a
+    second axis along the top), and the references (deterministic, unconstrained, copying
+    the last state) as horizontal lines. rows: {"kind", "coef" (None for a reference),
+    metric}."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for i, kind in enumerate(sorted({r["kind"] for r in rows if r.get("coef") is not None})):
+        pts = sorted((r["coef"], r[metric]) for r in rows if r["kind"] == kind and r.get("coef") is not None)
+        if kind == "vq":  # more codes = more capacity, to the right
+            top = ax.twiny()
+            top.plot(range(len(pts)), [p[1] for p in pts], "s-", color="C2", label="vq (codebook size, top)")
+            top.set_xticks(range(len(pts)), [str(int(p[0])) for p in pts])
+            top.legend(loc="lower left", fontsize=8)
+        else:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=f"C{i}", label=kind)
+    for r in rows:
+        if r.get("coef") is None:
+            color, style = REFERENCE_STYLES.get(r["kind"], ("k", "-"))
+            ax.axhline(r[metric], color=color, linestyle=style, label=r["kind"])
+    ax.set_xscale("log")
+    ax.invert_xaxis()  # less constraint (more capacity) to the right, as in the paper
+    ax.set_xlabel("coefficient (sparse λ_l1, noisy β; smaller = more capacity)")
+    ax.set_ylabel(f"one-step {metric} (held out)")
+    ax.set_title(title or "capacity (paper Fig. 4)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.savefig(out)
+    return out
+
+
+def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
+    """Error of each transition of spliced clips, the cut marked (normalised per line)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for name, profile in rows.items():
+        p = np.asarray(profile)
+        ax.plot(np.arange(1, len(p) + 1), p / p.max(), "o-", label=name)
+    ax.axvline(cut_step, color="k", linestyle=":", label="cut")
+    ax.set_xlabel("predicted step")
+    ax.set_ylabel("error / its maximum")
+    ax.set_title("spliced clips: error per step")
+    ax.legend(fontsize=7)
+    fig.savefig(out)
+    return out

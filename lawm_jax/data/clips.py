@@ -14,6 +14,7 @@ each with their path and reason, and counted in `index.bad`; more than
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import functools
 import json
 import os
@@ -86,8 +87,44 @@ def _stamp(path: str):
     return [st.st_size, st.st_mtime_ns]
 
 
-def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None) -> ClipIndex:
-    """Probes every video (reusing the cache where files are unchanged) and lists clips."""
+SPLITS = ("all", "train", "holdout")
+
+
+def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list[str]:
+    """The videos of one split: `holdout` is a comma-separated list of file names or glob
+    patterns (relative to the folder or list file `path`, or bare file names) of the
+    videos kept out of training; split "train" drops them, "holdout" keeps only them,
+    "all" keeps every video. Splitting by video, never by clip, keeps every window of a
+    held-out video out of training."""
+    if split not in SPLITS:
+        raise DataError(f"split {split!r}: use one of {SPLITS}")
+    patterns = [p.strip() for p in holdout.split(",") if p.strip()]
+    if split == "all" or (split == "train" and not patterns):
+        return videos
+    if not patterns:
+        raise DataError(f"no held-out videos: set config.data.holdout to the names (or glob patterns) "
+                        f"of videos under {path} to evaluate on, e.g. {os.path.basename(videos[-1])!r}")
+    base = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    names = {v: (os.path.relpath(v, base), os.path.basename(v)) for v in videos}
+    held = set()
+    for pattern in patterns:
+        hits = {v for v, ns in names.items() if any(fnmatch.fnmatchcase(n, pattern) for n in ns)}
+        if not hits:
+            examples = ", ".join(sorted(n[0] for n in names.values())[:8])
+            raise DataError(f"config.data.holdout pattern {pattern!r} matches no video under {path} "
+                            f"(videos: {examples})")
+        held |= hits
+    chosen = [v for v in videos if (v in held) == (split == "holdout")]
+    if not chosen:
+        raise DataError(f"config.data.holdout={holdout!r} holds out every video under {path}: "
+                        "nothing is left to train on")
+    return chosen
+
+
+def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, holdout: str = "",
+                split: str = "all") -> ClipIndex:
+    """Probes every video (reusing the cache where files are unchanged) and lists the
+    clips of `split` (see split_videos)."""
     videos = list_videos(path)
     cache_file = _cache_path(path)
     cached = {}
@@ -129,6 +166,7 @@ def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None) ->
             logging.warning("could not write the index cache %s (%s)", cache_file, e.strerror)
 
     clips, good, sizes, bad = [], [], [], {}
+    videos = split_videos(videos, path, holdout, split)
     for video in videos:
         entry = files[video]
         if "bad" in entry:

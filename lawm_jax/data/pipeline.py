@@ -11,11 +11,14 @@ own clips.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import grain
+import numpy as np
 
 from lawm_jax.data.clips import ClipSpec, CropFrames, DataError, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, feature_dataset, shard_dataset
-from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
+from lawm_jax.data.synthetic import ShapesConfig, moving_shapes, shapes_dataset
 from lawm_jax.data.trajectories import trajectory_windows
 
 # 16 reader threads but only 16 batches read ahead: Grain's default of 500 keeps the
@@ -50,10 +53,14 @@ def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
 
 
 def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
-                   source: str | None = None, path: str | None = None, report: dict | None = None):
+                   source: str | None = None, path: str | None = None, report: dict | None = None,
+                   split: str = "train", spec: ClipSpec | None = None):
     """One source as (MapDataset of records, RandomMap that decodes one or None).
 
     `report`, if given, collects what was found: clips, videos and unusable files.
+    split: of a video source, "train" leaves out the videos data_cfg.holdout names,
+    "holdout" keeps only them, "all" takes every video (data/clips.split_videos).
+    `spec` overrides the clip spec of a video source (evaluation windows).
     """
     source = source or data_cfg.source
     path = path or data_cfg.path
@@ -62,8 +69,8 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
                                            image_size=data_cfg.image_size,
                                            frames_per_step=frames_per_step), seed), None
     if source == "video":
-        spec = clip_spec(data_cfg)
-        index = build_index(path, spec)
+        spec = spec or clip_spec(data_cfg)
+        index = build_index(path, spec, holdout=data_cfg.holdout, split=split)
         if report is not None:
             report["clips"] = report.get("clips", 0) + len(index.clips)
             report["videos"] = report.get("videos", 0) + len(index.videos)
@@ -146,3 +153,35 @@ def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
         streams.append(stream(records, seed + i, decode))
     ds = streams[0] if len(streams) == 1 else grain.MapDataset.mix(streams, [w for *_, w in parts])
     return batches(ds, global_batch, process_index, process_count, data_cfg.workers), report
+
+
+def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", stride: float = 0.0,
+                     max_clips: int = 0):
+    """Held-out clips for evaluation, in a fixed order: (uint8 video (M, F, H, W, C),
+    video number of each clip (M,)), centre crops without flips.
+
+    Where they come from: `path` (all of it, read as data_cfg.source) if given; else the
+    videos data_cfg.holdout names (video source); else, for the procedural shapes, clips
+    drawn with another seed than training's. `stride` (seconds, video only) spaces the
+    windows (0: back to back); `max_clips` > 0 keeps that many, evenly spread.
+    """
+    if data_cfg.source == "shapes" and not path:
+        video, _ = moving_shapes(ShapesConfig(num_clips=max_clips or 64, frames=data_cfg.frames,
+                                              image_size=data_cfg.image_size, frames_per_step=frames_per_step),
+                                 seed=10_000 + seed)
+        return video, np.arange(len(video))
+    if data_cfg.mixture and not path:
+        raise DataError("evaluation reads one source: set config.eval.path to held-out data")
+    spec = dataclasses.replace(clip_spec(data_cfg), crop="center", flip=False, stride=stride or None)
+    report = {}
+    records, decode = source_dataset(data_cfg, seed, frames_per_step, train=False, path=path or None,
+                                     report=report, split="all" if path else "holdout", spec=spec)
+    n = len(records)
+    keep = np.unique(np.linspace(0, n - 1, max_clips).round().astype(int)) if 0 < max_clips < n else np.arange(n)
+    video = np.stack([(decode.random_map(records[int(i)], None) if decode is not None else records[int(i)])["video"]
+                      for i in keep])
+    if decode is not None and hasattr(decode, "index"):  # video: the file each window comes from
+        ids = np.array([decode.index.clips[int(records[int(i)])][0] for i in keep])
+    else:
+        ids = keep
+    return video, ids

@@ -2,30 +2,58 @@
 
 The IDM sees the future frame, so this is an upper bound on what any later use of the
 latents can achieve; lower error = more information passes through the bottleneck.
-Reported beside the copy-the-last-state baseline, which needs no model.
+Reported beside the copy-the-last-state (and, in pixels, copy-the-last-frame) reference,
+which needs no model. `model` is anything with encode / infer_actions / predict (a
+LoadedWorldModel); `decode` (states -> frames in [0, 1]) adds pixel metrics.
 """
 from __future__ import annotations
 
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from lawm_jax.eval import scoring
 from lawm_jax.objective import lam_loss
 from lawm_jax.world_model import WorldModel
+
+
+def one_step(model, video, decode=None, lpips_params=None) -> dict:
+    """Per-transition errors of a batch of clips: {"model": {metric: (B, T-1)},
+    "copy_last": {...}}. Transition t predicts step t+1."""
+    states = model.encode(video)
+    preds = model.predict(states[:, :-1], model.infer_actions(states))
+    q = video.shape[1] // states.shape[1]
+    t = states.shape[1]
+    decoded = scoring.decode_one_step(decode, states, preds) if decode is not None else None
+    frames = scoring.step_frames(video, 1, t, q)
+    out = {"model": scoring.score(preds, states[:, 1:], decoded, frames, q, lpips_params),
+           "copy_last": scoring.score(states[:, :-1], states[:, 1:])}
+    if decode is not None:
+        out["copy_last"].update(scoring.copy_last_pixels(video, 1, t, q, lpips_params))
+    return out
+
+
+def capacity(model, video, batch_size: int = 16, decode=None, lpips_params=None) -> dict:
+    """Mean one-step errors over held-out clips (M, F, H, W, C):
+    {"model": {metric: value}, "copy_last": {...}, "clips": M}."""
+    parts = [one_step(model, video[i:i + batch_size], decode, lpips_params)
+             for i in range(0, len(video), batch_size)]
+    return {name: {k: float(v.mean()) for k, v in scoring.mean_rows([p[name] for p in parts]).items()}
+            for name in ("model", "copy_last")} | {"clips": int(len(video))}
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _batch_errors(wm: WorldModel, params, video):
     states = wm.encode(params, video)
     _, aux = lam_loss(wm, params, states, jax.random.key(0), train=False)
-    copy = jnp.mean(jnp.abs(states[:, 1:] - states[:, :-1]))
+    copy = scoring.state_errors(states[:, :-1], states[:, 1:]).mean()
     return aux["metrics"]["pred_l1"], copy
 
 
 def one_step_error(wm: WorldModel, params, video, batch_size: int = 64) -> dict[str, float]:
-    """Mean representation L1 over clips (uint8 video (M, F, H, W, C)), in batches."""
+    """Mean representation L1 over clips (uint8 video (M, F, H, W, C)), in batches, from
+    the pure model and its parameters (what training reports as pred_l1)."""
     pred, copy, weights = [], [], []
     for i in range(0, len(video), batch_size):
         p, c = _batch_errors(wm, params, video[i:i + batch_size])

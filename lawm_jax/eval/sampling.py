@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lawm_jax.models.bottlenecks import BottleneckConfig
 
@@ -57,3 +58,44 @@ def sample_latents(rng, cfg: BottleneckConfig, n: int, codebook=None, usage=None
         z0 = jax.random.normal(k_init, (n, d))
         return sgld(k_run, lambda z: sparse_energy(z, cfg), z0, steps, step_size)
     raise ValueError(f"bottleneck {cfg.kind!r} has no prior to sample: noisy, vq and sparse do")
+
+
+def separability(a, b, seed: int = 0, ridge: float = 1e-3) -> float:
+    """How well a linear discriminant tells rows of `a` from rows of `b` on held-out rows:
+    Fisher's LDA (ridge-regularised shared covariance) fit on a random half of each, its
+    accuracy on the other half. 0.5: indistinguishable; 1: linearly separate."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    rng = np.random.default_rng(seed)
+    ia, ib = rng.permutation(len(a)), rng.permutation(len(b))
+    fit_a, test_a = a[ia[:len(a) // 2]], a[ia[len(a) // 2:]]
+    fit_b, test_b = b[ib[:len(b) // 2]], b[ib[len(b) // 2:]]
+    mu_a, mu_b = fit_a.mean(0), fit_b.mean(0)
+    cov = np.cov(np.concatenate([fit_a - mu_a, fit_b - mu_b]).T).reshape(a.shape[1], a.shape[1])
+    w = np.linalg.solve(cov + ridge * (np.trace(cov) / len(cov) + 1e-12) * np.eye(len(cov)), mu_a - mu_b)
+    threshold = w @ (mu_a + mu_b) / 2
+    correct = np.sum(test_a @ w > threshold) + np.sum(test_b @ w <= threshold)
+    return float(correct / (len(test_a) + len(test_b)))
+
+
+def latent_sampling(cfg: BottleneckConfig, inferred, rng, codebook=None, steps: int = 1000,
+                    step_size: float = 1e-2) -> dict:
+    """Inferred latents (M, D) of held-out clips against as many sampled from the
+    bottleneck's prior: {"inferred", "sampled" (arrays), "separability", norms, and the
+    sampler's settings}. For VQ the codes in use are those the held-out latents use."""
+    inferred = np.asarray(inferred, np.float32)
+    usage = None
+    if cfg.kind == "vq":
+        dist = np.sum((inferred[:, None] - np.asarray(codebook)[None]) ** 2, -1)
+        usage = np.bincount(dist.argmin(1), minlength=len(codebook))
+    sampled = np.asarray(sample_latents(rng, cfg, len(inferred), codebook, usage, steps, step_size))
+    out = {"inferred": inferred, "sampled": sampled, "kind": cfg.kind,
+           "separability": separability(inferred, sampled),
+           "inferred_norm": float(np.linalg.norm(inferred, axis=1).mean()),
+           "sampled_norm": float(np.linalg.norm(sampled, axis=1).mean())}
+    if cfg.kind == "sparse":
+        out.update(sgld_steps=steps, sgld_step_size=step_size, temperature=1.0,
+                   inferred_energy=float(np.mean(sparse_energy(jnp.asarray(inferred), cfg))),
+                   sampled_energy=float(np.mean(sparse_energy(jnp.asarray(sampled), cfg))))
+    if usage is not None:
+        out["codes_in_use"] = int(np.sum(usage > 0))
+    return out

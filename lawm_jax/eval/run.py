@@ -1,0 +1,132 @@
+"""The `evaluate` job: the paper's evaluations of a trained LAM on held-out clips.
+
+    python -m lawm_jax.main --config=configs/tiny.py --config.job=evaluate --workdir=/tmp/lawm_tiny \
+        [--config.eval.decoder=/tmp/lawm_decoder] [--config.lpips_weights=lpips_vgg.npz]
+
+WORKDIR is the training run's; results go to WORKDIR/eval: one JSON per evaluation in
+config.eval.kinds, results.json with all of them, and pictures:
+  capacity   one-step error with IDM latents vs copying the last state   capacity.json
+  leakage    error at spliced scene cuts vs the originals (Table 1)       leakage.json, leakage_profile.png
+  transfer   cycle-consistency transfer across videos (Table 2)           transfer.json
+  sampling   sampled vs inferred latents (App. B)                         sampling.json, latent_embedding.png
+  pictures   frame grids: real, IDM rollout, transferred rollout          transfer_<i>.png (needs a decoder)
+Held-out clips: config.eval.path, else the videos config.data.holdout names (video
+source), else fresh procedural clips (shapes). Pixel metrics need a decoder trained on
+the same encoder (config.eval.decoder, a decoder job's WORKDIR); LPIPS needs
+config.lpips_weights. What is missing is said in the results' "notices".
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+from absl import logging
+
+from lawm_jax import checkpoint, plots
+from lawm_jax.api import load_decoder, load_world_model
+from lawm_jax.config import ConfigError, validate
+from lawm_jax.data.pipeline import evaluation_clips
+from lawm_jax.eval.capacity import capacity
+from lawm_jax.eval.leakage import leakage
+from lawm_jax.eval.sampling import latent_sampling
+from lawm_jax.eval.transfer import transfer
+from lawm_jax.models.lpips import load_lpips
+
+EVAL_DIR = "eval"
+
+
+def _same_encoder(path_a: str, path_b: str, cfg) -> bool:
+    if os.path.abspath(path_a) == os.path.abspath(path_b):
+        return True
+    a, _ = checkpoint.load_encoder(path_a, cfg)
+    b, _ = checkpoint.load_encoder(path_b, cfg)
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def _to_json(obj):
+    """Results without their arrays (latents, frames), which go to pictures."""
+    if isinstance(obj, dict):
+        return {k: _to_json(v) for k, v in obj.items() if k not in ("inferred", "sampled", "examples")}
+    return obj
+
+
+def evaluate(config, workdir: str) -> dict:
+    """Runs config.eval.kinds on the LAM trained in `workdir`; returns the results (with
+    arrays) and writes WORKDIR/eval."""
+    validate(config)
+    kinds = [k.strip() for k in config.eval.kinds.split(",") if k.strip()]
+    model = load_world_model(workdir)
+    wm_cfg = model.wm.config
+    out_dir = os.path.join(workdir, EVAL_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    notices = []
+    data_cfg = config.data.copy_and_resolve_references()
+    with data_cfg.unlocked():  # the clip shape the run was trained on
+        data_cfg.frames, data_cfg.image_size = wm_cfg.frames, wm_cfg.image_size[0]
+    q = wm_cfg.encoder.frames_per_step()
+    video, ids = evaluation_clips(data_cfg, q, config.seed, config.eval.path, config.eval.stride,
+                                  config.eval.max_clips)
+    logging.info("evaluating %s (step %d) on %d held-out clips of %d videos", workdir, model.step, len(video),
+                 len(np.unique(ids)))
+
+    decode = None
+    if config.eval.decoder:
+        with open(os.path.join(workdir, "world_model.json")) as f:
+            lam_encoder = json.load(f)["encoder_checkpoint"]
+        decoder = load_decoder(config.eval.decoder)
+        if not _same_encoder(decoder.encoder_checkpoint, lam_encoder, wm_cfg.encoder):
+            raise ConfigError(f"config.eval.decoder={config.eval.decoder!r} decodes the states of the encoder in "
+                              f"{decoder.encoder_checkpoint}, not this run's ({lam_encoder}); train a decoder "
+                              f"with --config.model.encoder_checkpoint={lam_encoder}")
+        decode = decoder.decode
+    else:
+        notices.append("no decoder (config.eval.decoder): errors in representation space only, no pictures")
+    lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
+    if decode is not None and lpips_params is None:
+        notices.append("no LPIPS weights (config.lpips_weights): pixel L1, PSNR and SSIM only")
+
+    batch, results = config.eval.batch, {}
+    if "capacity" in kinds:
+        results["capacity"] = capacity(model, video, batch, decode, lpips_params)
+    if "leakage" in kinds:
+        results["leakage"] = leakage(model, video, ids, q, None, batch, decode, lpips_params)
+        rows = {f"{name} ({metric})": r["profile"] for name in ("model", "copy_last")
+                for metric, r in results["leakage"][name].items() if metric in ("repr_l1", "lpips")}
+        plots.leakage_profile(rows, results["leakage"]["cut_step"], os.path.join(out_dir, "leakage_profile.png"))
+    if "transfer" in kinds or "pictures" in kinds:
+        examples = config.eval.pictures if "pictures" in kinds else 0
+        result = transfer(model, video, ids, q, config.eval.context, batch, decode, lpips_params, examples)
+        for i, example in enumerate(result.pop("examples", [])):
+            plots.frame_grid(example, os.path.join(out_dir, f"transfer_{i}.png"))
+        if "pictures" in kinds and decode is None:
+            notices.append("pictures need a decoder (config.eval.decoder): none drawn")
+        if "transfer" in kinds:
+            results["transfer"] = result
+    if "sampling" in kinds:
+        cfg = wm_cfg.bottleneck
+        if cfg.kind in ("noisy", "vq", "sparse"):
+            inferred = np.concatenate([np.asarray(model.infer_actions(model.encode(video[i:i + batch])))
+                                       for i in range(0, len(video), batch)]).reshape(-1, cfg.latent_dim)
+            res = latent_sampling(cfg, inferred, jax.random.key(config.seed), model.params["bottleneck"].get(
+                "codebook"), config.eval.sgld_steps, config.eval.sgld_step_size)
+            plots.latent_embedding({"inferred (held out)": res["inferred"], "sampled": res["sampled"]},
+                                   os.path.join(out_dir, "latent_embedding.png"),
+                                   f"{cfg.kind} latents: inferred vs sampled (PCA)")
+            results["sampling"] = res
+        else:
+            notices.append(f"sampling: the {cfg.kind} bottleneck has no prior to sample")
+    summary = {"run": os.path.abspath(workdir), "step": model.step, "bottleneck": wm_cfg.bottleneck.kind,
+               "clips": int(len(video)), "videos": int(len(np.unique(ids))), "notices": notices,
+               "eval": config.eval.to_dict(), **_to_json(results)}
+    for kind, res in results.items():
+        with open(os.path.join(out_dir, f"{kind}.json"), "w") as f:
+            json.dump(_to_json(res), f, indent=2)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    for notice in notices:
+        logging.warning("%s", notice)
+    logging.info("wrote %s", out_dir)
+    return {**summary, **results}
+

@@ -1,0 +1,138 @@
+"""The `decoder` job: a pixel decoder trained on the frozen encoder's states (paper §3.4).
+
+    python -m lawm_jax.main --config=configs/tiny.py:decoder --workdir=/tmp/decoder \
+        --config.model.encoder_checkpoint=/tmp/lawm_tiny/encoder
+
+Loss: L1 between decoded and real frames (pixels in [0, 1]) plus
+config.decoder.perceptual_weight x LPIPS, when config.lpips_weights names a weight file
+(models/lpips.py; without one the loss is L1 alone, and the run says so). Only the
+decoder trains, on the encoder's states of the same (augmented) clips the LAM trains on,
+from config.data's training split. The encoder must be the LAM's (name its checkpoint, e.g. the
+LAM run's WORKDIR/encoder), or decoded predictions would be decoded from another space.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from absl import logging
+from jax.sharding import NamedSharding
+
+from lawm_jax.config import ConfigError, validate
+from lawm_jax.data.pipeline import config_batches
+from lawm_jax.eval.pixel_metrics import psnr
+from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
+from lawm_jax.models.lpips import load_lpips, lpips_distance
+from lawm_jax.train import optimizer, sharding
+from lawm_jax.train.loop import CompiledStep, mesh_for, prepare_encoder, run_steps, write_json
+from lawm_jax.train.step import all_finite, keep_if_finite
+from lawm_jax.world_model import WorldModel, WorldModelConfig
+
+DECODER_FILE = "decoder.json"
+ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "dtype", "remat", "scan")
+
+
+class DecoderState(NamedTuple):
+    step: jax.Array
+    params: Any
+    opt_state: optax.OptState
+    skipped: jax.Array
+
+
+def decoder_config(config, wm_cfg: WorldModelConfig) -> DecoderConfig:
+    """config.decoder's architecture, with the encoder's patch, tubelet and channels."""
+    enc = wm_cfg.encoder
+    return DecoderConfig(**{k: config.decoder[k] for k in ARCH_FIELDS}, patch=enc.patch,
+                         tubelet=enc.frames_per_step(), in_chans=enc.in_chans)
+
+
+def decoder_loss(decoder: PixelDecoder, params, states, video, lpips_params=None, perceptual_weight=0.0):
+    """(loss, metrics) of decoding states (B, T, N, D) into uint8 `video` (B, F, H, W, C)."""
+    target = video.astype(jnp.float32) / 255.0
+    pred = decoder.apply({"params": params}, states)
+    l1 = jnp.mean(jnp.abs(pred - target))
+    metrics = {"pixel_l1": l1, "psnr": jnp.mean(psnr(jnp.clip(pred, 0, 1), target))}
+    loss = l1
+    if lpips_params is not None:
+        perceptual = jnp.mean(lpips_distance(lpips_params, pred, target))
+        metrics["lpips"] = perceptual
+        loss = loss + perceptual_weight * perceptual
+    return loss, {"loss": loss, **metrics}
+
+
+def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: float, rng, state: DecoderState,
+                 frozen, video):
+    """One update of the decoder; frozen = {"encoder": ..., "lpips": ... (optional)}.
+    A non-finite loss or gradient changes nothing but the counters, as in train_step."""
+    del rng  # the decoder is deterministic
+    states = jax.lax.stop_gradient(wm.encode({"encoder": frozen["encoder"]}, video))
+    grad_fn = jax.value_and_grad(decoder_loss, argnums=1, has_aux=True)
+    (loss, metrics), grads = grad_fn(decoder, state.params, states, video, frozen.get("lpips"),
+                                     perceptual_weight)
+    finite = all_finite(loss, grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params, opt_state = keep_if_finite(finite, (optax.apply_updates(state.params, updates), opt_state),
+                                       (state.params, state.opt_state))
+    metrics = {**metrics, "grad_norm": optax.global_norm(grads), "nonfinite": (~finite).astype(jnp.int32)}
+    return DecoderState(state.step + 1, params, opt_state, state.skipped + metrics["nonfinite"]), metrics
+
+
+@functools.lru_cache(maxsize=4)
+def compiled_decoder_step(wm_cfg: WorldModelConfig, dec_cfg: DecoderConfig, train_items: tuple,
+                          perceptual_weight: float, with_lpips: bool, mesh) -> CompiledStep:
+    """decoder_step jitted over `mesh` (data parallel, replicated parameters), donated state."""
+    wm = WorldModel(wm_cfg)
+    decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
+    tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
+    replicated = sharding.replicated(mesh)
+    step = jax.jit(functools.partial(decoder_step, wm, decoder, tx, perceptual_weight),
+                   in_shardings=(replicated, replicated, replicated, NamedSharding(mesh, sharding.BATCH)),
+                   out_shardings=(replicated, replicated), donate_argnums=(1,))
+    return CompiledStep(wm, tx, step, replicated, replicated, {})
+
+
+def init_decoder(decoder: PixelDecoder, wm_cfg: WorldModelConfig, rng):
+    states = jnp.zeros((1, wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width))
+    return jax.jit(decoder.init)(rng, states)["params"]
+
+
+def train_decoder(config, workdir: str, max_steps: int | None = None):
+    """Trains (or resumes) a pixel decoder for config's encoder in `workdir`.
+    Returns (PixelDecoder, params, list of logged metric rows)."""
+    wm_cfg = validate(config)
+    if config.data.source == "features" and not config.data.mixture:
+        raise ConfigError("config.data.source='features': the decoder needs the frames themselves "
+                          "as targets; point data at the videos (or shards) the features came from")
+    dec_cfg = decoder_config(config, wm_cfg)
+    lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
+    if lpips_params is None:
+        logging.warning("no LPIPS weights (config.lpips_weights is empty): the decoder trains on L1 "
+                        "alone, without the paper's perceptual term; see tools/convert_lpips.py")
+    mesh = mesh_for(config)
+    weight = float(config.decoder.perceptual_weight)
+    compiled = compiled_decoder_step(wm_cfg, dec_cfg, tuple(sorted(config.train.items())), weight,
+                                     lpips_params is not None, mesh)
+    wm, tx = compiled.wm, compiled.tx
+    decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
+    os.makedirs(workdir, exist_ok=True)
+    encoder_params, encoder_path = prepare_encoder(
+        config, wm, lambda: wm.init(jax.random.key(config.seed))["encoder"], workdir)
+    write_json(os.path.join(workdir, DECODER_FILE),
+               {"decoder": dataclasses.asdict(dec_cfg), "model": wm_cfg.to_dict(),
+                "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights,
+                "config": config.to_dict()})
+    params = init_decoder(decoder, wm_cfg, jax.random.key(config.seed))
+    state = DecoderState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
+                                       config.data.global_batch, jax.process_index(), jax.process_count())
+    frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
+    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report, "video",
+                               tokens_per_clip, max_steps, headline="pixel_l1")
+    return decoder, state.params, history

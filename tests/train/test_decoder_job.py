@@ -1,0 +1,66 @@
+"""The decoder job: trains on frozen encoder states, with and without LPIPS, and reloads."""
+import jax
+import numpy as np
+
+from configs import tiny
+from lawm_jax import load_decoder
+from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
+from lawm_jax.models import lpips
+from lawm_jax.train.decoder import train_decoder
+from lawm_jax.world_model import WorldModel
+
+
+def decoder_config(steps):
+    c = tiny.get_config("decoder")
+    c.data.source = "shapes"
+    c.mesh.data = 1
+    c.data.num_clips = 32
+    c.data.global_batch = 4
+    c.train.steps = steps
+    c.train.log_every = 1
+    c.train.ckpt_every = steps
+    c.train.adam_lr = 3e-3  # a few steps must show learning
+    return c
+
+
+def write_random_lpips(path):
+    params = lpips.random_params(jax.random.key(0))
+    flat = {f"vgg/{name}/{k}": np.asarray(v) for name, layer in params["vgg"].items() for k, v in layer.items()}
+    flat.update({f"lin/{k}": np.asarray(w) for k, w in enumerate(params["lin"])})
+    np.savez(path, **flat)
+
+
+def test_decoder_learns_and_reloads(tmp_path, caplog):
+    c = decoder_config(steps=25)
+    assert c.job == "decoder" and c.train.weight_decay == 0.01
+    with caplog.at_level("WARNING"):
+        decoder, params, history = train_decoder(c, str(tmp_path / "dec"))
+    assert "no LPIPS weights" in caplog.text  # the fallback is announced
+    assert "lpips" not in history[0] and {"pixel_l1", "psnr", "grad_norm"} <= set(history[0])
+    first, last = history[0]["pixel_l1"], history[-1]["pixel_l1"]
+    assert last < 0.7 * first, (first, last)
+    assert history[-1]["psnr"] > history[0]["psnr"]
+
+    loaded = load_decoder(str(tmp_path / "dec"))
+    assert loaded.step == 25
+    assert loaded.encoder_checkpoint == str(tmp_path / "dec" / "encoder")
+    video, _ = moving_shapes(ShapesConfig(num_clips=2), seed=5)
+    from lawm_jax.checkpoint import load_encoder
+    from lawm_jax.config import validate
+    wm = WorldModel(validate(c))
+    enc, _ = load_encoder(loaded.encoder_checkpoint, wm.config.encoder)
+    frames = loaded.decode(wm.encode({"encoder": enc}, video))
+    assert frames.shape == video.shape
+    np.testing.assert_allclose(np.asarray(frames), np.asarray(decoder.apply({"params": params},
+                               wm.encode({"encoder": enc}, video))), atol=1e-6)
+
+
+def test_decoder_with_a_perceptual_term(tmp_path):
+    write_random_lpips(tmp_path / "lpips.npz")
+    c = decoder_config(steps=2)
+    c.lpips_weights = str(tmp_path / "lpips.npz")
+    c.decoder.perceptual_weight = 0.5
+    _, _, history = train_decoder(c, str(tmp_path / "dec"))
+    row = history[-1]
+    assert row["lpips"] > 0
+    np.testing.assert_allclose(row["loss"], row["pixel_l1"] + 0.5 * row["lpips"], rtol=1e-5)
