@@ -1,4 +1,5 @@
-"""The decoder job: trains on frozen encoder states, with and without LPIPS, and reloads."""
+"""The decoder job: trains on frozen encoder states and reloads (with an LPIPS term:
+tests/eval/test_evaluate_job.py, slow run)."""
 import jax
 import numpy as np
 
@@ -54,13 +55,3 @@ def test_decoder_learns_and_reloads(tmp_path, caplog):
     np.testing.assert_allclose(np.asarray(frames), np.asarray(decoder.apply({"params": params},
                                wm.encode({"encoder": enc}, video))), atol=1e-6)
 
-
-def test_decoder_with_a_perceptual_term(tmp_path):
-    write_random_lpips(tmp_path / "lpips.npz")
-    c = decoder_config(steps=2)
-    c.lpips_weights = str(tmp_path / "lpips.npz")
-    c.decoder.perceptual_weight = 0.5
-    _, _, history = train_decoder(c, str(tmp_path / "dec"))
-    row = history[-1]
-    assert row["lpips"] > 0
-    np.testing.assert_allclose(row["loss"], row["pixel_l1"] + 0.5 * row["lpips"], rtol=1e-5)

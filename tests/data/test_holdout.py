@@ -1,0 +1,38 @@
+"""Held-out splits by video and the evaluation clips."""
+import numpy as np
+import pytest
+
+from configs import tiny
+from lawm_jax.data.clips import ClipSpec, DataError, build_index, split_videos
+from lawm_jax.data.pipeline import evaluation_clips
+
+
+def test_split_by_video_is_disjoint_and_names_bad_patterns(tmp_path):
+    c = tiny.get_config()
+    spec = ClipSpec(frames=8, fps=4.0, size=32)
+    train = build_index(c.data.path, spec, holdout=c.data.holdout, split="train")
+    held = build_index(c.data.path, spec, holdout=c.data.holdout, split="holdout")
+    every = build_index(c.data.path, spec)
+    assert sorted(v.rsplit("/", 1)[1] for v in held.videos) == ["cockatoo.mp4", "opencv_cup.mp4"]
+    assert not set(train.videos) & set(held.videos)
+    assert sorted(train.videos + held.videos) == sorted(every.videos)
+    d = str(tmp_path)
+    videos = [f"{d}/a.mp4", f"{d}/sub/b.mp4", f"{d}/c.mp4"]
+    assert split_videos(videos, d, "sub/*", "holdout") == [f"{d}/sub/b.mp4"]
+    assert split_videos(videos, d, "b.mp4, c.mp4", "train") == [f"{d}/a.mp4"]
+    with pytest.raises(DataError, match="'nope.mp4' matches no video"):
+        split_videos(videos, d, "nope.mp4", "train")
+    with pytest.raises(DataError, match="nothing is left to train on"):
+        split_videos(videos, d, "*.mp4", "train")
+    with pytest.raises(DataError, match="set config.data.holdout"):
+        split_videos(videos, d, "", "holdout")
+
+
+def test_evaluation_clips_come_from_held_out_videos_only():
+    c = tiny.get_config()
+    video, ids = evaluation_clips(c.data, 2, seed=0, stride=1.0, max_clips=9)
+    assert video.shape == (9, 8, 32, 32, 3) and video.dtype == np.uint8
+    assert sorted(set(ids.tolist())) == [0, 1]  # both held-out videos, in order
+    assert np.all(np.diff(ids) >= 0)
+    again, _ = evaluation_clips(c.data, 2, seed=0, stride=1.0, max_clips=9)
+    np.testing.assert_array_equal(video, again)  # centre crops, no randomness

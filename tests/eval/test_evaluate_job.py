@@ -1,0 +1,90 @@
+"""The evaluate job end to end on a tiny trained model, with a decoder and random LPIPS
+weights: every result file, well-formed, and every picture drawn and not blank."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lawm_jax.config import ConfigError
+from lawm_jax.eval.run import evaluate
+from lawm_jax.train.decoder import train_decoder
+from lawm_jax.train.loop import train
+from tests.train.test_decoder_job import decoder_config, write_random_lpips
+from tests.train.test_training import small_config
+
+
+def looks_like_a_picture(path, min_size=(100, 60)):
+    img = np.asarray(Image.open(path).convert("RGB"))
+    assert img.shape[1] >= min_size[0] and img.shape[0] >= min_size[1], img.shape
+    assert img.std() > 5  # not blank
+
+
+def trained_lam(tmp_path):
+    lam = str(tmp_path / "lam")
+    c = small_config("sparse", steps=3)
+    train(c, lam)
+    c.job = "evaluate"
+    c.eval.update(max_clips=8, batch=4, pictures=2, sgld_steps=50)
+    return c, lam
+
+
+def test_evaluate_job_in_representation_space(tmp_path):
+    c, lam = trained_lam(tmp_path)
+    results = evaluate(c, lam)
+    out = os.path.join(lam, "eval")
+    summary = json.load(open(os.path.join(out, "results.json")))
+    assert summary["clips"] == 8 and summary["bottleneck"] == "sparse"
+    assert any("no decoder" in n for n in summary["notices"])
+    assert any("pictures need a decoder" in n for n in summary["notices"])
+    for kind in ("capacity", "leakage", "transfer", "sampling"):
+        assert json.load(open(os.path.join(out, f"{kind}.json"))) == summary[kind]
+    assert set(summary["capacity"]["model"]) == {"repr_l1"}
+    assert summary["leakage"]["cut_step"] == 2 and len(summary["leakage"]["model"]["repr_l1"]["profile"]) == 3
+    assert summary["transfer"]["predicted_steps"] == 3 and summary["transfer"]["ratio"]["repr_l1"] > 0
+    assert summary["sampling"]["sgld_steps"] == 50 and 0 <= summary["sampling"]["separability"] <= 1
+    assert results["sampling"]["inferred"].shape == (8 * 3, 16)  # 8 clips x 3 transitions
+    for name in ("leakage_profile.png", "latent_embedding.png"):
+        looks_like_a_picture(os.path.join(out, name))
+    assert not os.path.exists(os.path.join(out, "transfer_0.png"))
+    c.eval.kinds = "capacity,nonsense"
+    with pytest.raises(ConfigError, match="eval.kinds"):
+        evaluate(c, lam)
+
+
+@pytest.mark.slow
+def test_evaluate_job_with_decoder_and_lpips(tmp_path):
+    c, lam = trained_lam(tmp_path)
+    d = decoder_config(steps=2)
+    d.model.encoder_checkpoint = os.path.join(lam, "encoder")
+    d.lpips_weights = str(tmp_path / "lpips.npz")
+    d.decoder.perceptual_weight = 0.5
+    write_random_lpips(d.lpips_weights)
+    _, _, history = train_decoder(d, str(tmp_path / "dec"))
+    row = history[-1]  # the decoder's loss is L1 + weight x LPIPS
+    assert row["lpips"] > 0
+    np.testing.assert_allclose(row["loss"], row["pixel_l1"] + 0.5 * row["lpips"], rtol=1e-5)
+
+    c.lpips_weights = d.lpips_weights
+    c.eval.decoder = str(tmp_path / "dec")
+    evaluate(c, lam)
+    out = os.path.join(lam, "eval")
+    summary = json.load(open(os.path.join(out, "results.json")))
+    assert summary["notices"] == []
+    metrics = {"repr_l1", "pixel_l1", "psnr", "ssim", "lpips"}
+    assert set(summary["capacity"]["model"]) == metrics == set(summary["capacity"]["copy_last"])
+    assert set(summary["leakage"]["model"]) == metrics
+    assert set(summary["transfer"]["ratio"]) == metrics
+    for name in ("leakage_profile.png", "latent_embedding.png", "transfer_0.png", "transfer_1.png"):
+        looks_like_a_picture(os.path.join(out, name))
+    grid = Image.open(os.path.join(out, "transfer_0.png"))
+    assert grid.size[1] == 5 * (32 * 3 + 2)  # five rows of 32 px frames drawn 3x
+
+    # A decoder of another encoder is refused.
+    d.model.encoder_checkpoint = ""
+    d.seed = 7
+    train_decoder(d, str(tmp_path / "dec_other"))
+    c.eval.decoder = str(tmp_path / "dec_other")
+    with pytest.raises(ConfigError, match="not this run's"):
+        evaluate(c, lam)

@@ -1,0 +1,123 @@
+"""The evaluations on cases whose answer is known: fake world models (an oracle that
+knows the next frame, one that only copies, one whose latents are exact state deltas)
+on smooth random clips of distinct 'videos'."""
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lawm_jax.eval import scoring
+from lawm_jax.eval.capacity import capacity
+from lawm_jax.eval.leakage import leakage, partners, splice
+from lawm_jax.eval.sampling import separability
+from lawm_jax.eval.transfer import cycle, transfer
+
+Q = 2  # frames per step
+
+
+def clips(m=6, t=4, size=12, seed=0):
+    """m clips of t steps: each a random colour field drifting slowly (so that copying the
+    last step is good within a clip and bad across clips)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 255, (m, 1, size, size, 3))
+    drift = rng.normal(0, 3, (m, t * Q, 1, 1, 3)).cumsum(1)
+    return np.clip(base + drift, 0, 255).astype(np.uint8), np.arange(m)
+
+
+class FakeModel:
+    """States: the mean of each step's frames, as 4 tokens of 3*16 channels."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def encode(self, video):
+        b, f, h, w, c = video.shape
+        x = jnp.asarray(video, jnp.float32).reshape(b, f // Q, Q, h, w, c).mean(2) / 255.0
+        x = x.reshape(b, f // Q, 2, h // 2, 2, w // 2, c).transpose(0, 1, 2, 4, 3, 5, 6)
+        return x.reshape(b, f // Q, 4, -1)
+
+    def infer_actions(self, states):
+        b, t = states.shape[:2]
+        if self.kind == "copy":      # knows nothing of the future
+            return jnp.zeros((b, t - 1, 1))
+        if self.kind == "oracle":    # the latent IS the next state: a leaking model
+            return states[:, 1:].reshape(b, t - 1, -1)
+        return (states[:, 1:] - states[:, :-1]).reshape(b, t - 1, -1)  # "delta": exact actions
+
+    def predict(self, states, latents):
+        if self.kind == "copy":
+            return states
+        z = latents.reshape(states.shape)
+        return z if self.kind == "oracle" else states + z
+
+    def rollout(self, context, latents):
+        out, s = [], context[:, -1]
+        for k in range(latents.shape[1]):
+            s = self.predict(s[:, None], latents[:, k:k + 1])[:, 0]
+            out.append(s)
+        return jnp.stack(out, 1)
+
+
+def test_identical_inputs_give_zero_error():
+    video, _ = clips()
+    states = FakeModel("copy").encode(video)
+    assert float(np.max(scoring.state_errors(states, states))) == 0.0
+    m = scoring.pixel_errors(video.astype(np.float32) / 255.0, video, Q)
+    assert m["pixel_l1"].shape == (6, 4) and float(m["pixel_l1"].max()) < 1e-7  # x / 255 rounding
+    assert float(m["psnr"].min()) > 120 and np.allclose(m["ssim"], 1.0, atol=1e-6)
+
+
+def test_capacity_orders_oracle_below_copy():
+    video, _ = clips()
+    oracle = capacity(FakeModel("oracle"), video, batch_size=4)
+    copy = capacity(FakeModel("copy"), video, batch_size=4)
+    assert oracle["model"]["repr_l1"] == 0.0
+    np.testing.assert_allclose(copy["model"]["repr_l1"], copy["copy_last"]["repr_l1"], rtol=1e-6)
+    assert copy["model"]["repr_l1"] > 0.001 and oracle["clips"] == 6
+
+
+def test_splice_and_partners():
+    a = np.zeros((2, 8, 4, 4, 3), np.uint8)
+    b = np.full((2, 8, 4, 4, 3), 9, np.uint8)
+    s = splice(a, b, 4)
+    assert s[:, :4].max() == 0 and s[:, 4:].min() == 9
+    p = partners(np.array([0, 0, 0, 1, 1, 2]))
+    assert all(np.array([0, 0, 0, 1, 1, 2])[p] != np.array([0, 0, 0, 1, 1, 2]))
+    with pytest.raises(ValueError, match="at least two videos"):
+        partners(np.zeros(4, int))
+
+
+def test_leakage_finds_the_cut_and_spares_no_model():
+    video, ids = clips(m=8, t=5)
+    copy = leakage(FakeModel("copy"), video, ids, Q, cut_step=3, batch_size=3)
+    profile = np.asarray(copy["model"]["repr_l1"]["profile"])
+    assert profile.argmax() == 2          # transition 2 predicts step 3, the cut
+    assert copy["model"]["repr_l1"]["ratio"] > 3
+    # A model whose latent carries the next state shows no jump: the ratio it would
+    # need to pass is near 1 (here exactly: the error is 0 everywhere), and an exact
+    # action model is equally blind to the cut.
+    oracle = leakage(FakeModel("oracle"), video, ids, Q, cut_step=3)
+    assert oracle["model"]["repr_l1"]["cut"] == 0.0 == oracle["model"]["repr_l1"]["no_cut"]
+    assert oracle["copy_last"]["repr_l1"]["ratio"] > 3  # the reference still sees the cut
+    with pytest.raises(ValueError, match="cut_step"):
+        leakage(FakeModel("copy"), video, ids, Q, cut_step=5)
+
+
+def test_transfer_of_exact_actions_is_lossless_and_of_no_actions_costs_nothing():
+    video, ids = clips(m=6, t=4)
+    delta = FakeModel("delta")
+    s = delta.encode(video)
+    a_orig, a_trans, b_pred = cycle(delta, s[:3], s[3:], context=1)
+    np.testing.assert_allclose(np.asarray(a_trans), np.asarray(a_orig), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(a_orig), np.asarray(s[:3, 1:]), atol=1e-6)
+    # B moved by A's actions: B's start plus A's displacement
+    np.testing.assert_allclose(np.asarray(b_pred), np.asarray(s[3:, :1] + s[:3, 1:] - s[:3, :1]), atol=1e-6)
+    result = transfer(FakeModel("copy"), video, ids, Q, context=2, batch_size=4)
+    assert result["ratio"]["repr_l1"] == 1.0 and result["predicted_steps"] == 2
+    np.testing.assert_allclose(result["original"]["repr_l1"], result["copy_last"]["repr_l1"], rtol=1e-6)
+
+
+def test_separability():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 5))
+    assert abs(separability(a, rng.normal(size=(400, 5))) - 0.5) < 0.08
+    assert separability(a, rng.normal(size=(400, 5)) + np.array([6, 0, 0, 0, 0])) > 0.98  # Bayes: 0.9987
