@@ -49,9 +49,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.num_clips = 512    # shapes only
     c.data.path = BUNDLED_FOOTAGE  # video: folder (recursive) or list file; shards: make_shards output
     c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
-    # video: videos kept out of training for the evaluate job (names or glob patterns,
-    # comma-separated, relative to data.path): the split is by video, never by clip
-    c.data.holdout = "cockatoo.mp4,opencv_cup.mp4"
+    # video: videos kept out of training for the evaluate job: names or glob patterns,
+    # comma-separated, relative to data.path, or "fraction:F", a fixed hash-chosen share
+    # (bundled footage: city_timelapse.mp4, cockatoo.mp4). By video, never by clip.
+    c.data.holdout = "fraction:0.2"
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"
     c.data.flip = True        # video, shards: random horizontal flips
@@ -93,6 +94,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict(dict(
         kinds="capacity,leakage,transfer,sampling,pictures",
         path="", stride=0.5, max_clips=64, batch=16,
+        split="holdout",  # or "train": the training videos (WORKDIR/eval_train), for the generalisation gap
         decoder="",       # a decoder job's WORKDIR (same encoder): pixel metrics and pictures
         context=1,        # transfer: real context steps; the rest of the clip is predicted
         pictures=4,       # transfer frame grids to draw (with a decoder)

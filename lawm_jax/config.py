@@ -134,6 +134,7 @@ def validate(config) -> WorldModelConfig:
         _check(e[field] >= 1, f"eval.{field}", e[field], "must be >= 1")
     for field in ("stride", "max_clips", "pictures"):
         _check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
+    _check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
     _check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")

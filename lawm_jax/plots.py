@@ -9,7 +9,8 @@ import numpy as np
 
 # (title, metric keys, log y-axis); panels whose keys never appear are left out.
 PANELS = (
-    ("loss", ("loss", "pred_l1", "latent_loss"), True),
+    ("loss", ("loss", "pred_l1", "latent_loss", "pixel_l1", "lpips"), True),
+    ("PSNR dB (decoder)", ("psnr",), False),
     ("gradient norm", ("grad_norm",), True),
     ("learning rate", ("lr/muon", "lr/adam"), False),
     ("latent norm", ("bottleneck/latent_norm",), False),
@@ -165,5 +166,29 @@ def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
     ax.set_ylabel("error / its maximum")
     ax.set_title("spliced clips: error per step")
     ax.legend(fontsize=7)
+    fig.savefig(out)
+    return out
+
+
+SCALING_AXES = {"steps": "training steps", "width": "IDM/predictor width (x config)",
+                "data": "share of training videos"}
+
+
+def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1") -> str:
+    """The paper's Fig. 12: one panel per scaling axis present in rows ({"kind", "axis",
+    "value", metric}), one line per bottleneck kind. Returns `out`."""
+    from matplotlib.figure import Figure
+
+    axes = [a for a in SCALING_AXES if any(r["axis"] == a for r in rows)]
+    fig = Figure(figsize=(3.4 * len(axes), 3.2), dpi=100, layout="constrained")
+    for i, axis in enumerate(axes):
+        ax = fig.add_subplot(1, len(axes), i + 1)
+        for kind in sorted({r["kind"] for r in rows}):
+            pts = sorted((r["value"], r[metric]) for r in rows if r["kind"] == kind and r["axis"] == axis)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=kind)
+        ax.set_xscale("log")
+        ax.set_xlabel(SCALING_AXES[axis])
+        ax.set_ylabel(f"held-out one-step {metric}")
+        ax.legend(fontsize=8)
     fig.savefig(out)
     return out

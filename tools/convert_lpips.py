@@ -16,10 +16,6 @@ from absl import app, flags
 
 from lawm_jax.models.lpips import VGG16_STAGES, param_shapes
 
-_VGG = flags.DEFINE_string("vgg", None, "torchvision VGG16 state dict (.pth)")
-_LIN = flags.DEFINE_string("lin", None, "LPIPS v0.1 linear layers for VGG (.pth)")
-_OUTPUT = flags.DEFINE_string("output", None, "the .npz to write")
-
 # Positions of the 13 convolutions in torchvision's vgg16().features (ReLUs and pools between).
 TORCHVISION_CONV_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 
@@ -49,12 +45,16 @@ def _load_torch(path: str) -> dict:
 
 def main(argv):
     del argv
-    arrays = convert(_load_torch(_VGG.value), _load_torch(_LIN.value))
-    with open(_OUTPUT.value, "wb") as f:
-        np.savez(f, **arrays)
-    print(f"wrote {len(arrays)} arrays to {_OUTPUT.value}")
+    f = flags.FLAGS
+    arrays = convert(_load_torch(f.vgg), _load_torch(f.lin))
+    with open(f.output, "wb") as out:
+        np.savez(out, **arrays)
+    print(f"wrote {len(arrays)} arrays to {f.output}")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # flags defined here only: tests import this module beside other tools
+    flags.DEFINE_string("vgg", None, "torchvision VGG16 state dict (.pth)")
+    flags.DEFINE_string("lin", None, "LPIPS v0.1 linear layers for VGG (.pth)")
+    flags.DEFINE_string("output", None, "the .npz to write")
     flags.mark_flags_as_required(["vgg", "lin", "output"])
     app.run(main)

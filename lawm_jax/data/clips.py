@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import hashlib
 import json
 import os
 
@@ -93,9 +94,11 @@ SPLITS = ("all", "train", "holdout")
 def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list[str]:
     """The videos of one split: `holdout` is a comma-separated list of file names or glob
     patterns (relative to the folder or list file `path`, or bare file names) of the
-    videos kept out of training; split "train" drops them, "holdout" keeps only them,
-    "all" keeps every video. Splitting by video, never by clip, keeps every window of a
-    held-out video out of training."""
+    videos kept out of training, or "fraction:F" for a fixed pseudo-random share F of
+    the videos (chosen by a hash of each relative path: the same on every machine, and a
+    video keeps its side when others are added); split "train" drops them, "holdout"
+    keeps only them, "all" keeps every video. Splitting by video, never by clip, keeps
+    every window of a held-out video out of training."""
     if split not in SPLITS:
         raise DataError(f"split {split!r}: use one of {SPLITS}")
     patterns = [p.strip() for p in holdout.split(",") if p.strip()]
@@ -108,6 +111,15 @@ def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list
     names = {v: (os.path.relpath(v, base), os.path.basename(v)) for v in videos}
     held = set()
     for pattern in patterns:
+        if pattern.startswith("fraction:"):
+            try:
+                share = float(pattern.split(":", 1)[1])
+            except ValueError:
+                share = -1.0
+            if not 0 < share < 1:
+                raise DataError(f"config.data.holdout item {pattern!r}: write fraction:F with 0 < F < 1")
+            held |= {v for v, ns in names.items() if _unit_hash(ns[0]) < share}
+            continue
         hits = {v for v, ns in names.items() if any(fnmatch.fnmatchcase(n, pattern) for n in ns)}
         if not hits:
             examples = ", ".join(sorted(n[0] for n in names.values())[:8])
@@ -115,10 +127,18 @@ def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list
                             f"(videos: {examples})")
         held |= hits
     chosen = [v for v in videos if (v in held) == (split == "holdout")]
+    if not chosen and split == "holdout":
+        raise DataError(f"config.data.holdout={holdout!r} selects none of the {len(videos)} videos under "
+                        f"{path}: name some, or raise the fraction")
     if not chosen:
         raise DataError(f"config.data.holdout={holdout!r} holds out every video under {path}: "
                         "nothing is left to train on")
     return chosen
+
+
+def _unit_hash(name: str) -> float:
+    """A stable number in [0, 1) for a relative path."""
+    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) / 2 ** 32
 
 
 def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, holdout: str = "",

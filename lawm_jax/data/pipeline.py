@@ -156,26 +156,28 @@ def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
 
 
 def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", stride: float = 0.0,
-                     max_clips: int = 0):
+                     max_clips: int = 0, split: str = "holdout"):
     """Held-out clips for evaluation, in a fixed order: (uint8 video (M, F, H, W, C),
     video number of each clip (M,)), centre crops without flips.
 
     Where they come from: `path` (all of it, read as data_cfg.source) if given; else the
-    videos data_cfg.holdout names (video source); else, for the procedural shapes, clips
-    drawn with another seed than training's. `stride` (seconds, video only) spaces the
-    windows (0: back to back); `max_clips` > 0 keeps that many, evenly spread.
+    videos data_cfg.holdout names (video source; split="train" reads the training videos
+    instead, to measure the generalisation gap); else, for the procedural shapes, clips
+    drawn with another seed than training's (split="train": with training's seed).
+    `stride` (seconds, video only) spaces the windows (0: back to back); `max_clips` > 0
+    keeps that many, evenly spread.
     """
     if data_cfg.source == "shapes" and not path:
         video, _ = moving_shapes(ShapesConfig(num_clips=max_clips or 64, frames=data_cfg.frames,
                                               image_size=data_cfg.image_size, frames_per_step=frames_per_step),
-                                 seed=10_000 + seed)
+                                 seed=seed if split == "train" else 10_000 + seed)
         return video, np.arange(len(video))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
     spec = dataclasses.replace(clip_spec(data_cfg), crop="center", flip=False, stride=stride or None)
     report = {}
     records, decode = source_dataset(data_cfg, seed, frames_per_step, train=False, path=path or None,
-                                     report=report, split="all" if path else "holdout", spec=spec)
+                                     report=report, split="all" if path else split, spec=spec)
     n = len(records)
     keep = np.unique(np.linspace(0, n - 1, max_clips).round().astype(int)) if 0 < max_clips < n else np.arange(n)
     video = np.stack([(decode.random_map(records[int(i)], None) if decode is not None else records[int(i)])["video"]

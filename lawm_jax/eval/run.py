@@ -3,7 +3,8 @@
     python -m lawm_jax.main --config=configs/tiny.py --config.job=evaluate --workdir=/tmp/lawm_tiny \
         [--config.eval.decoder=/tmp/lawm_decoder] [--config.lpips_weights=lpips_vgg.npz]
 
-WORKDIR is the training run's; results go to WORKDIR/eval: one JSON per evaluation in
+WORKDIR is the training run's; results go to WORKDIR/eval (WORKDIR/eval_train with
+eval.split=train, the training videos: the generalisation gap): one JSON per evaluation in
 config.eval.kinds, results.json with all of them, and pictures:
   capacity   one-step error with IDM latents vs copying the last state   capacity.json
   leakage    error at spliced scene cuts vs the originals (Table 1)       leakage.json, leakage_profile.png
@@ -59,7 +60,7 @@ def evaluate(config, workdir: str) -> dict:
     kinds = [k.strip() for k in config.eval.kinds.split(",") if k.strip()]
     model = load_world_model(workdir)
     wm_cfg = model.wm.config
-    out_dir = os.path.join(workdir, EVAL_DIR)
+    out_dir = os.path.join(workdir, EVAL_DIR if config.eval.split == "holdout" else f"{EVAL_DIR}_{config.eval.split}")
     os.makedirs(out_dir, exist_ok=True)
     notices = []
     data_cfg = config.data.copy_and_resolve_references()
@@ -67,9 +68,9 @@ def evaluate(config, workdir: str) -> dict:
         data_cfg.frames, data_cfg.image_size = wm_cfg.frames, wm_cfg.image_size[0]
     q = wm_cfg.encoder.frames_per_step()
     video, ids = evaluation_clips(data_cfg, q, config.seed, config.eval.path, config.eval.stride,
-                                  config.eval.max_clips)
-    logging.info("evaluating %s (step %d) on %d held-out clips of %d videos", workdir, model.step, len(video),
-                 len(np.unique(ids)))
+                                  config.eval.max_clips, config.eval.split)
+    logging.info("evaluating %s (step %d) on %d clips of %d %s videos", workdir, model.step, len(video),
+                 len(np.unique(ids)), config.eval.split)
 
     decode = None
     if config.eval.decoder:
@@ -118,6 +119,7 @@ def evaluate(config, workdir: str) -> dict:
         else:
             notices.append(f"sampling: the {cfg.kind} bottleneck has no prior to sample")
     summary = {"run": os.path.abspath(workdir), "step": model.step, "bottleneck": wm_cfg.bottleneck.kind,
+               "split": config.eval.split,
                "clips": int(len(video)), "videos": int(len(np.unique(ids))), "notices": notices,
                "eval": config.eval.to_dict(), **_to_json(results)}
     for kind, res in results.items():

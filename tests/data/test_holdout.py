@@ -9,11 +9,12 @@ from lawm_jax.data.pipeline import evaluation_clips
 
 def test_split_by_video_is_disjoint_and_names_bad_patterns(tmp_path):
     c = tiny.get_config()
+    assert c.data.holdout == "fraction:0.2"
     spec = ClipSpec(frames=8, fps=4.0, size=32)
     train = build_index(c.data.path, spec, holdout=c.data.holdout, split="train")
     held = build_index(c.data.path, spec, holdout=c.data.holdout, split="holdout")
     every = build_index(c.data.path, spec)
-    assert sorted(v.rsplit("/", 1)[1] for v in held.videos) == ["cockatoo.mp4", "opencv_cup.mp4"]
+    assert sorted(v.rsplit("/", 1)[1] for v in held.videos) == ["city_timelapse.mp4", "cockatoo.mp4"]
     assert not set(train.videos) & set(held.videos)
     assert sorted(train.videos + held.videos) == sorted(every.videos)
     d = str(tmp_path)
@@ -24,6 +25,15 @@ def test_split_by_video_is_disjoint_and_names_bad_patterns(tmp_path):
         split_videos(videos, d, "nope.mp4", "train")
     with pytest.raises(DataError, match="nothing is left to train on"):
         split_videos(videos, d, "*.mp4", "train")
+    many = [f"{d}/v{i}.mp4" for i in range(200)]
+    held = split_videos(many, d, "fraction:0.25", "holdout")
+    assert 30 < len(held) < 70 and held == split_videos(many[::-1], d, "fraction:0.25", "holdout")[::-1]
+    assert set(held) | set(split_videos(many, d, "fraction:0.25", "train")) == set(many)
+    assert set(held) < set(split_videos(many, d, "fraction:0.5", "holdout"))  # a video keeps its side
+    with pytest.raises(DataError, match="selects none of the 3 videos"):
+        split_videos(videos, d, "fraction:0.0001", "holdout")
+    with pytest.raises(DataError, match="fraction:F"):
+        split_videos(many, d, "fraction:2", "train")
     with pytest.raises(DataError, match="set config.data.holdout"):
         split_videos(videos, d, "", "holdout")
 

@@ -19,7 +19,7 @@ def clips(m=6, t=4, size=12, seed=0):
     last step is good within a clip and bad across clips)."""
     rng = np.random.default_rng(seed)
     base = rng.uniform(0, 255, (m, 1, size, size, 3))
-    drift = rng.normal(0, 3, (m, t * Q, 1, 1, 3)).cumsum(1)
+    drift = rng.normal(0, 8, (m, t * Q, 1, 1, 3)).cumsum(1)
     return np.clip(base + drift, 0, 255).astype(np.uint8), np.arange(m)
 
 
@@ -47,7 +47,7 @@ class FakeModel:
         if self.kind == "copy":
             return states
         z = latents.reshape(states.shape)
-        return z if self.kind == "oracle" else states + z
+        return z + 0.01 if self.kind == "oracle" else states + z  # the oracle is off by 0.01 everywhere
 
     def rollout(self, context, latents):
         out, s = [], context[:, -1]
@@ -70,9 +70,9 @@ def test_capacity_orders_oracle_below_copy():
     video, _ = clips()
     oracle = capacity(FakeModel("oracle"), video, batch_size=4)
     copy = capacity(FakeModel("copy"), video, batch_size=4)
-    assert oracle["model"]["repr_l1"] == 0.0
+    assert abs(oracle["model"]["repr_l1"] - 0.01) < 1e-6
     np.testing.assert_allclose(copy["model"]["repr_l1"], copy["copy_last"]["repr_l1"], rtol=1e-6)
-    assert copy["model"]["repr_l1"] > 0.001 and oracle["clips"] == 6
+    assert copy["model"]["repr_l1"] > 2 * oracle["model"]["repr_l1"] and oracle["clips"] == 6
 
 
 def test_splice_and_partners():
@@ -92,11 +92,9 @@ def test_leakage_finds_the_cut_and_spares_no_model():
     profile = np.asarray(copy["model"]["repr_l1"]["profile"])
     assert profile.argmax() == 2          # transition 2 predicts step 3, the cut
     assert copy["model"]["repr_l1"]["ratio"] > 3
-    # A model whose latent carries the next state shows no jump: the ratio it would
-    # need to pass is near 1 (here exactly: the error is 0 everywhere), and an exact
-    # action model is equally blind to the cut.
+    # A model whose latent carries the next state shows no jump: ratio 1.
     oracle = leakage(FakeModel("oracle"), video, ids, Q, cut_step=3)
-    assert oracle["model"]["repr_l1"]["cut"] == 0.0 == oracle["model"]["repr_l1"]["no_cut"]
+    assert abs(oracle["model"]["repr_l1"]["ratio"] - 1) < 1e-4
     assert oracle["copy_last"]["repr_l1"]["ratio"] > 3  # the reference still sees the cut
     with pytest.raises(ValueError, match="cut_step"):
         leakage(FakeModel("copy"), video, ids, Q, cut_step=5)

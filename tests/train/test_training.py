@@ -65,7 +65,7 @@ def test_load_world_model_round_trip(tmp_path):
     chex.assert_shape(z, (2, 3, 16))
     chex.assert_shape(model.predict(states[:, :-1], z), (2, 3, 16, 64))
     chex.assert_shape(model.rollout(states[:, :1], z), (2, 3, 16, 64))
-    with pytest.raises(FileNotFoundError, match="not a lawm_jax run directory"):
+    with pytest.raises(FileNotFoundError, match="not a lawm_jax training run directory"):
         load_world_model(str(tmp_path / "checkpoints"))
 
 
@@ -97,6 +97,7 @@ def test_training_on_decoded_video(tmp_path):
     c = small_config("unconstrained", steps=2)
     c.data.source = "video"
     c.data.path = str(tmp_path / "videos")
+    c.data.holdout = ""  # train on every video
     c.data.fps = 8.0  # 8 frames at 8 fps: 1 s clips -> 3 + 2 clips
     _, params, history = train(c, str(tmp_path / "run"))
     assert len(history) == 2 and np.isfinite(history[-1]["loss"])
