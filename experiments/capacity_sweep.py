@@ -40,14 +40,19 @@ def main(argv):
         train_rows.append({"kind": kind, "coef": coef, **seen["model"]})
     rows.append({"kind": "copy_last", "coef": None, **result["copy_last"]})
     train_rows.append({"kind": "copy_last", "coef": None, **seen["copy_last"]})
+    if "decoded_real" in result:  # the decoder's own error: no decoded prediction can beat it
+        rows.append({"kind": "decoded real states", "coef": None, "repr_l1": 0.0, **result["decoded_real"]})
+        train_rows.append({"kind": "decoded real states", "coef": None, "repr_l1": 0.0, **seen["decoded_real"]})
     metrics = common.metrics_of(rows[0])
     pictures = []
     for metric in metrics:
         out = os.path.join(common.ROOT.value, f"capacity_sweep_{metric}.png")
-        plots.capacity_curve(rows, out, metric, f"held-out videos: one-step {metric}")
+        plots.capacity_curve([r for r in rows if metric != "repr_l1" or r["kind"] != "decoded real states"], out,
+                             metric, f"held-out videos: one-step {metric}")
         pictures.append(out)
     out = os.path.join(common.ROOT.value, "capacity_sweep_train_repr_l1.png")
-    pictures.append(plots.capacity_curve(train_rows, out, "repr_l1", "training videos: one-step repr_l1"))
+    pictures.append(plots.capacity_curve(train_rows[:len(runs) + 1], out, "repr_l1",
+                                         "training videos: one-step repr_l1"))
     body = [f"`{common.command_line()}`", "",
             "Held-out one-step error with IDM latents (lower = more capacity). The paper gives "
             "Fig. 4 as a plot only: sparse and noisy latents span the range between the deterministic "

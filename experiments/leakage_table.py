@@ -30,15 +30,20 @@ def main(argv):
         results[common.run_name(kind, coef)] = res
         rows.append((kind, cap, coef, res["model"]))
     copy = res["copy_last"]
-    metric = common.metrics_of(copy)[0]
-    header = ["latents", "capacity", "coefficient", f"w/o change ({metric})", "w/ change", "ratio",
-              "paper w/o (LPIPS)", "paper w/", "paper ratio"]
+    metrics = common.metrics_of(copy)
+    header = ["latents", "capacity", "coefficient"]
+    for m in metrics:
+        header += [f"{m} w/o change", "w/ change", "ratio"]
+    header += ["paper w/o (LPIPS)", "paper w/", "paper ratio"]
     table = []
     for kind, cap, coef, m in rows + [("copy last state", "-", None, copy)]:
         p = PAPER.get((kind, cap))
-        r = m[metric]
-        table.append([kind, cap, "" if coef is None else f"{coef:g}", r["no_cut"], r["cut"], f"×{r['ratio']:.2f}"]
-                     + ([p[0], p[1], f"×{p[1] / p[0]:.1f}"] if p else ["", "", ""]))
+        cells = [kind, cap, "" if coef is None else f"{coef:g}"]
+        for metric in metrics:
+            r = m[metric]
+            cells += [r["no_cut"], r["cut"], f"×{r['ratio']:.2f}"]
+        table.append(cells + ([p[0], p[1], f"×{p[1] / p[0]:.1f}"] if p else ["", "", ""]))
+    metric = ", ".join(metrics)
     body = "\n".join([
         f"`{common.command_line()}`", "",
         "Error of the transition into the first spliced step vs the same transition in the original "

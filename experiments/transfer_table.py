@@ -38,17 +38,22 @@ def main(argv):
         grid = os.path.join(workdir, "eval", "transfer_0.png")
         if os.path.exists(grid):
             grids.append((common.run_name(kind, coef), os.path.relpath(grid, common.ROOT.value)))
-    metric = common.metrics_of(res["original"])[0]
-    header = ["latents", "capacity", "coefficient", f"original ({metric})", "transfer", "ratio",
-              "paper Kinetics orig. / transfer (LPIPS)", "paper RECON orig. / transfer"]
+    metrics = common.metrics_of(res["original"])
+    header = ["latents", "capacity", "coefficient"]
+    for m in metrics:
+        header += [f"{m} original", "transfer", "ratio"]
+    header += ["paper Kinetics orig. / transfer (LPIPS)", "paper RECON orig. / transfer"]
     table = []
     for kind, cap, coef, r in rows:
         p = PAPER.get((kind, cap))
-        table.append([kind, cap, "" if coef is None else f"{coef:g}", r["original"][metric], r["transfer"][metric],
-                      f"×{r['ratio'][metric]:.2f}"]
-                     + ([f"{p[0]} / {p[1]} (×{p[1] / p[0]:.2f})", f"{p[2]} / {p[3]} (×{p[3] / p[2]:.2f})"] if p
-                        else ["", ""]))
-    table.append(["copy last state", "-", "", rows[-1][3]["copy_last"][metric], "", "", "", ""])
+        cells = [kind, cap, "" if coef is None else f"{coef:g}"]
+        for m in metrics:
+            cells += [r["original"][m], r["transfer"][m], f"×{r['ratio'][m]:.2f}"]
+        paper = [f"{a:.2f} / {b:.2f} (×{b / a:.2f})" for a, b in (p[:2], p[2:])] if p else ["", ""]
+        table.append(cells + paper)
+    copy = rows[-1][3]["copy_last"]
+    table.append(["copy last state", "-", ""] + [c for m in metrics for c in (copy[m], "", "")] + ["", ""])
+    metric = ", ".join(metrics)
     horizon = rows[-1][3]["predicted_steps"]
     body = [f"`{common.command_line()}`", "",
             f"A's error over {horizon} predicted steps with its own latents (original) and with latents "

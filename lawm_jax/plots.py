@@ -116,7 +116,8 @@ def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2) -> str:
     return out
 
 
-REFERENCE_STYLES = {"deterministic": ("k", "--"), "unconstrained": ("k", ":"), "copy_last": ("r", "-.")}
+REFERENCE_STYLES = {"deterministic": ("k", "--"), "unconstrained": ("k", ":"), "copy_last": ("r", "-."),
+                    "decoded real states": ("g", "-.")}
 
 
 def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: str = "") -> str:
@@ -127,7 +128,7 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
     metric}."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.5, 4.2), dpi=100, layout="constrained")
+    fig = Figure(figsize=(8, 4.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     for i, kind in enumerate(sorted({r["kind"] for r in rows if r.get("coef") is not None})):
         pts = sorted((r["coef"], r[metric]) for r in rows if r["kind"] == kind and r.get("coef") is not None)
@@ -135,7 +136,7 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
             top = ax.twiny()
             top.plot(range(len(pts)), [p[1] for p in pts], "s-", color="C2", label="vq (codebook size, top)")
             top.set_xticks(range(len(pts)), [str(int(p[0])) for p in pts])
-            top.legend(loc="lower left", fontsize=8)
+            top.legend(loc="lower left", bbox_to_anchor=(1.02, 0), fontsize=8)
         else:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=f"C{i}", label=kind)
     for r in rows:
@@ -145,9 +146,9 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
     ax.set_xscale("log")
     ax.invert_xaxis()  # less constraint (more capacity) to the right, as in the paper
     ax.set_xlabel("coefficient (sparse λ_l1, noisy β; smaller = more capacity)")
-    ax.set_ylabel(f"one-step {metric} (held out)")
+    ax.set_ylabel(f"one-step {metric}")
     ax.set_title(title or "capacity (paper Fig. 4)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     fig.savefig(out)
     return out
 
@@ -162,6 +163,7 @@ def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
         p = np.asarray(profile)
         ax.plot(np.arange(1, len(p) + 1), p / p.max(), "o-", label=name)
     ax.axvline(cut_step, color="k", linestyle=":", label="cut")
+    ax.set_xticks(range(1, len(p) + 1))
     ax.set_xlabel("predicted step")
     ax.set_ylabel("error / its maximum")
     ax.set_title("spliced clips: error per step")

@@ -174,6 +174,9 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
         return video, np.arange(len(video))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
+    if data_cfg.source == "features":
+        raise DataError("evaluation needs the clips themselves, not cached features: set config.data.source "
+                        "and data.path to the videos (or shards) the features came from")
     spec = dataclasses.replace(clip_spec(data_cfg), crop="center", flip=False, stride=stride or None)
     report = {}
     records, decode = source_dataset(data_cfg, seed, frames_per_step, train=False, path=path or None,

@@ -46,3 +46,10 @@ def test_evaluation_clips_come_from_held_out_videos_only():
     assert np.all(np.diff(ids) >= 0)
     again, _ = evaluation_clips(c.data, 2, seed=0, stride=1.0, max_clips=9)
     np.testing.assert_array_equal(video, again)  # centre crops, no randomness
+
+
+def test_evaluation_needs_clips_not_features():
+    c = tiny.get_config()
+    c.data.source = "features"
+    with pytest.raises(DataError, match="not cached features"):
+        evaluation_clips(c.data, 2, seed=0)

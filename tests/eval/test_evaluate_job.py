@@ -40,6 +40,7 @@ def test_evaluate_job_in_representation_space(tmp_path):
     assert any("pictures need a decoder" in n for n in summary["notices"])
     for kind in ("capacity", "leakage", "transfer", "sampling"):
         assert json.load(open(os.path.join(out, f"{kind}.json"))) == summary[kind]
+    assert set(summary["capacity"]) == {"model", "copy_last", "clips"}
     assert set(summary["capacity"]["model"]) == {"repr_l1"}
     assert summary["leakage"]["cut_step"] == 2 and len(summary["leakage"]["model"]["repr_l1"]["profile"]) == 3
     assert summary["transfer"]["predicted_steps"] == 3 and summary["transfer"]["ratio"]["repr_l1"] > 0
@@ -48,6 +49,10 @@ def test_evaluate_job_in_representation_space(tmp_path):
     for name in ("leakage_profile.png", "latent_embedding.png"):
         looks_like_a_picture(os.path.join(out, name))
     assert not os.path.exists(os.path.join(out, "transfer_0.png"))
+    c.eval.update(kinds="capacity", split="train")  # the training clips: the generalisation gap
+    seen = evaluate(c, lam)
+    assert seen["split"] == "train" and os.path.exists(os.path.join(lam, "eval_train", "capacity.json"))
+    assert seen["capacity"]["model"]["repr_l1"] != summary["capacity"]["model"]["repr_l1"]
     c.eval.kinds = "capacity,nonsense"
     with pytest.raises(ConfigError, match="eval.kinds"):
         evaluate(c, lam)
@@ -74,6 +79,7 @@ def test_evaluate_job_with_decoder_and_lpips(tmp_path):
     assert summary["notices"] == []
     metrics = {"repr_l1", "pixel_l1", "psnr", "ssim", "lpips"}
     assert set(summary["capacity"]["model"]) == metrics == set(summary["capacity"]["copy_last"])
+    assert set(summary["capacity"]["decoded_real"]) == metrics - {"repr_l1"}  # the decoder's own error
     assert set(summary["leakage"]["model"]) == metrics
     assert set(summary["transfer"]["ratio"]) == metrics
     for name in ("leakage_profile.png", "latent_embedding.png", "transfer_0.png", "transfer_1.png"):
