@@ -40,10 +40,10 @@ def muon_dimension_numbers(params):
 
 def schedules(train_cfg, total_steps: int) -> dict:
     """Learning rate per step of each optimizer ("muon", "adam"): linear warm-up, cosine."""
-    warmup = int(train_cfg.warmup_frac * total_steps)
+    warmup = max(int(train_cfg.warmup_frac * total_steps), 1)
 
-    def schedule(peak):
-        return optax.warmup_cosine_decay_schedule(0.0, peak, max(warmup, 1), max(total_steps, warmup + 1))
+    def schedule(peak):  # the decay needs >= 1 step after the warm-up, even for a 1-step run
+        return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, max(total_steps, warmup + 1))
 
     return {"muon": schedule(train_cfg.muon_lr), "adam": schedule(train_cfg.adam_lr)}
 

@@ -24,8 +24,8 @@ def test_experiment_scripts(tmp_path):
     root = str(tmp_path)
     report, rows = script("capacity_sweep", root, "--sparse=0.1", "--noisy=0.01", "--vq=8", "--decoder_steps=2")
     assert [r["kind"] for r in rows["held_out"]] == ["deterministic", "unconstrained", "sparse", "noisy", "vq",
-                                                     "copy_last"]
-    assert len(rows["training_videos"]) == 6
+                                                     "copy_last", "decoded real states"]
+    assert len(rows["training_videos"]) == 7
     assert "| sparse | 0.1 |" in report and os.path.exists(os.path.join(root, "capacity_sweep_pixel_l1.png"))
     report, results = script("leakage_table", root, "--decoder_steps=2")
     assert set(results) == {"sparse_0.1", "sparse_0.01", "noisy_0.01", "noisy_0.0001", "vq_8", "vq_512",

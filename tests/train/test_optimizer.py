@@ -52,3 +52,12 @@ def test_learning_rates_weight_decay_and_schedule():
     np.testing.assert_allclose(head, 1e-3 * 0.04, rtol=1e-3)
     assert hidden > 10 * head  # Muon's own (20x larger) rate
     assert optax.global_norm(updates) > 0
+
+
+def test_schedules_for_very_short_runs():
+    from lawm_jax.train.optimizer import schedules
+    cfg = ml_collections.ConfigDict({"muon_lr": 0.02, "adam_lr": 1e-3, "warmup_frac": 0.1})
+    for steps in (1, 2, 5):  # a 1-step run used to raise in optax (decay over 0 steps)
+        lr = schedules(cfg, steps)
+        values = [float(lr["adam"](s)) for s in range(steps)]
+        assert all(np.isfinite(values)) and values[0] == 0.0 and max(values) <= 1e-3 * (1 + 1e-6)
