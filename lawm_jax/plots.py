@@ -125,7 +125,7 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
     per bottleneck kind (sparse λ_l1 and noisy β on the log axis, VQ codebook sizes on a
     second axis along the top), and the references (deterministic, unconstrained, copying
     the last state) as horizontal lines. rows: {"kind", "coef" (None for a reference),
-    metric}."""
+    metric}; a reference without the metric is left out."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4.2), dpi=100, layout="constrained")
@@ -140,7 +140,7 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
         else:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=f"C{i}", label=kind)
     for r in rows:
-        if r.get("coef") is None:
+        if r.get("coef") is None and metric in r:
             color, style = REFERENCE_STYLES.get(r["kind"], ("k", "-"))
             ax.axhline(r[metric], color=color, linestyle=style, label=r["kind"])
     ax.set_xscale("log")

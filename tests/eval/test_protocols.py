@@ -119,3 +119,4 @@ def test_separability():
     a = rng.normal(size=(400, 5))
     assert abs(separability(a, rng.normal(size=(400, 5))) - 0.5) < 0.08
     assert separability(a, rng.normal(size=(400, 5)) + np.array([6, 0, 0, 0, 0])) > 0.98  # Bayes: 0.9987
+    assert separability(a, 0.01 * rng.normal(size=(400, 5))) > 0.95  # same mean, collapsed spread
