@@ -6,7 +6,7 @@ from each bottleneck's prior are from those the IDM infers on held-out clips.
 
 Noisy: the prior N(0, I); VQ: the codes the held-out latents use; sparse: SGLD on the
 sparse energy (--sgld_steps of --sgld_step_size, temperature 1). Reports the
-separability (held-out accuracy of a linear discriminant; 0.5 = indistinguishable) and
+separability (held-out accuracy of a quadratic discriminant; 0.5 = indistinguishable) and
 the mean norms, at low and high capacity, with a PCA plot per model. The paper (UMAP):
 sampled and inferred latents overlap at low capacity and separate easily at high.
 Reuses the runs under --root. Writes ROOT/sampling_table.{md,json}.
@@ -38,7 +38,8 @@ def main(argv):
             plots.append((common.run_name(kind, coef),
                           os.path.relpath(os.path.join(workdir, "eval", "latent_embedding.png"), common.ROOT.value)))
     body = [f"`{common.command_line()}`", "",
-            "Separability: held-out accuracy of a linear discriminant between inferred and sampled latents "
+            "Separability: held-out accuracy of a quadratic discriminant between inferred (noisy: posterior "
+            "samples) and sampled latents "
             "(0.5 = the sampler matches the inferred distribution; 1 = fully apart). Sparse latents: SGLD, "
             f"{SGLD_STEPS.value} steps of {SGLD_STEP_SIZE.value:g} at temperature 1. Low/high capacity "
             f"coefficients are ours: {common.CAPACITY}.", "",

@@ -108,7 +108,11 @@ def evaluate(config, workdir: str) -> dict:
     if "sampling" in kinds:
         cfg = wm_cfg.bottleneck
         if cfg.kind in ("noisy", "vq", "sparse"):
-            inferred = np.concatenate([np.asarray(model.infer_actions(model.encode(video[i:i + batch])))
+            # Noisy: posterior samples mu + sigma * eps (the aggregate posterior is what
+            # should match the prior); the others are deterministic at inference.
+            infer = jax.jit(lambda p, s, k: model.wm.infer_actions(p, s, k, train=cfg.kind == "noisy").z)
+            keys = jax.random.split(jax.random.key(config.seed + 7), len(video))
+            inferred = np.concatenate([np.asarray(infer(model.params, model.encode(video[i:i + batch]), keys[i]))
                                        for i in range(0, len(video), batch)]).reshape(-1, cfg.latent_dim)
             res = latent_sampling(cfg, inferred, jax.random.key(config.seed), model.params["bottleneck"].get(
                 "codebook"), config.eval.sgld_steps, config.eval.sgld_step_size)
