@@ -120,3 +120,21 @@ def test_separability():
     assert abs(separability(a, rng.normal(size=(400, 5))) - 0.5) < 0.08
     assert separability(a, rng.normal(size=(400, 5)) + np.array([6, 0, 0, 0, 0])) > 0.98  # Bayes: 0.9987
     assert separability(a, 0.01 * rng.normal(size=(400, 5))) > 0.95  # same mean, collapsed spread
+
+
+def test_transfer_pictures_come_from_distinct_videos():
+    video, _ = clips(m=8, t=4)
+    ids = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+
+    def decode(states):  # grey frames of the right shape
+        return np.full((states.shape[0], states.shape[1] * Q, 12, 12, 3), 0.5, np.float32)
+
+    result = transfer(FakeModel("delta"), video, ids, Q, examples=3, batch_size=4, decode=decode)
+    firsts = [e["A: real"] for e in result["examples"]]
+    assert len(firsts) == 3
+    for frames, clip in zip(firsts, (0, 3, 5)):  # the first window of each video
+        np.testing.assert_array_equal(frames, video[clip])
+    grid = result["examples"][0]["A: IDM rollout"]
+    assert grid.shape == video[0].shape and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[:Q], video[0][:Q])  # real context, then decoded frames
+    assert np.all(grid[Q:] == 128)
