@@ -2,6 +2,7 @@
 tests/eval/test_evaluate_job.py, slow run)."""
 import jax
 import numpy as np
+import pytest
 
 from configs import tiny
 from lawm_jax import load_decoder
@@ -31,7 +32,8 @@ def write_random_lpips(path):
     np.savez(path, **flat)
 
 
-def test_decoder_learns_and_reloads(tmp_path, caplog):
+@pytest.mark.slow  # the default run is near its 10-minute budget; the decoder's loss is also in
+def test_decoder_learns_and_reloads(tmp_path, caplog):  # tests/eval/test_evaluate_job.py (slow)
     c = decoder_config(steps=25)
     assert c.job == "decoder" and c.train.weight_decay == 0.01
     with caplog.at_level("WARNING"):
