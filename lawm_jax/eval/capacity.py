@@ -18,11 +18,11 @@ from lawm_jax.objective import lam_loss
 from lawm_jax.world_model import WorldModel
 
 
-def one_step(model, video, decode=None, lpips_params=None) -> dict:
+def one_step(model, video, decode=None, lpips_params=None, decoder_floor: bool = False) -> dict:
     """Per-transition errors of a batch of clips: {"model": {metric: (B, T-1)},
-    "copy_last": {...}} and, with a decoder, "decoded_real": the real states decoded (the
-    decoder's own error, a floor for every decoded prediction). Transition t predicts
-    step t+1."""
+    "copy_last": {...}} and, with a decoder and `decoder_floor`, "decoded_real": the real
+    states decoded (the decoder's own error, a floor for every decoded prediction).
+    Transition t predicts step t+1."""
     states = model.encode(video)
     preds = model.predict(states[:, :-1], model.infer_actions(states))
     q = video.shape[1] // states.shape[1]
@@ -33,6 +33,7 @@ def one_step(model, video, decode=None, lpips_params=None) -> dict:
            "copy_last": scoring.score(states[:, :-1], states[:, 1:])}
     if decode is not None:
         out["copy_last"].update(scoring.copy_last_pixels(video, 1, t, q, lpips_params))
+    if decode is not None and decoder_floor:
         out["decoded_real"] = scoring.pixel_errors(decode(states)[:, q:], frames, q, lpips_params)
     return out
 
@@ -40,7 +41,7 @@ def one_step(model, video, decode=None, lpips_params=None) -> dict:
 def capacity(model, video, batch_size: int = 16, decode=None, lpips_params=None) -> dict:
     """Mean one-step errors over held-out clips (M, F, H, W, C):
     {"model": {metric: value}, "copy_last": {...}, ["decoded_real": {...},] "clips": M}."""
-    parts = [one_step(model, video[i:i + batch_size], decode, lpips_params)
+    parts = [one_step(model, video[i:i + batch_size], decode, lpips_params, decoder_floor=True)
              for i in range(0, len(video), batch_size)]
     return {name: {k: float(v.mean()) for k, v in scoring.mean_rows([p[name] for p in parts]).items()}
             for name in parts[0]} | {"clips": int(len(video))}

@@ -56,7 +56,7 @@ def leakage(model, video, video_ids, frames_per_step: int, cut_step: int | None 
         a = video[i:i + batch_size]
         b = video[partner[i:i + batch_size]]
         spliced.append(one_step(model, splice(a, b, cut_step * frames_per_step), decode, lpips_params))
-        a_rows.append(one_step(model, a, decode, lpips_params))  # (decoded_real rows unused here)
+        a_rows.append(one_step(model, a, decode, lpips_params))
         b_rows.append(one_step(model, b, decode, lpips_params))
     k = cut_step - 1  # transition k predicts step cut_step
     result = {"cut_step": cut_step, "pairs": int(len(video))}

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.models.attention import grid_positions, step_causal_mask
-from lawm_jax.models.layers import Block, TubeletEmbed, apply_layers, layer_norm
+from lawm_jax.models.layers import Block, TubeletEmbed, config_layers, layer_norm
 
 MODES = ("frame_causal", "per_frame", "bidirectional")
 
@@ -86,8 +86,7 @@ class VideoEncoder(nn.Module):
         positions = grid_positions(t, h, w)
         mask = step_causal_mask(t, n) if cfg.mode == "frame_causal" else None
         x = x.reshape(bb, t * n, d)
-        x = apply_layers(Block, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
-                                 dtype=dtype), cfg.depth, x, mask, positions, scan=cfg.scan, remat=cfg.remat)
+        x = config_layers(Block, cfg, x, mask, positions)
         x = layer_norm("layernorm")(x)
         return x.reshape(b, -1, n, d)
 

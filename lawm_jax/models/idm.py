@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.models.attention import grid_positions
-from lawm_jax.models.layers import Block, apply_layers, layer_norm
+from lawm_jax.models.layers import Block, config_layers, layer_norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,8 +55,7 @@ class InverseDynamics(nn.Module):
         pair = jnp.concatenate([jnp.broadcast_to(act, (pair.shape[0], 1, cfg.width)).astype(pair.dtype),
                                 pair], axis=1)
         positions = np.concatenate([np.zeros((1, 3), np.float32), grid_positions(2, *self.grid)])
-        pair = apply_layers(Block, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
-                                 dtype=dtype), cfg.depth, pair, None, positions, scan=cfg.scan, remat=cfg.remat)
+        pair = config_layers(Block, cfg, pair, None, positions)
         out = layer_norm("norm")(pair[:, 0])
         z = nn.Dense(self.out_dim, dtype=jnp.float32, name="head")(out)
         return z.reshape(b, t - 1, self.out_dim)

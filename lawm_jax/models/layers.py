@@ -148,6 +148,13 @@ def apply_layers(block_cls, block_kwargs: dict, depth: int, x, *args, scan: bool
     return stack(cls, block_kwargs, name="layers")(x, *args)[0]
 
 
+def config_layers(block_cls, cfg, x, *args):
+    """apply_layers with the block sizes, dtype, depth, scan and remat a network config
+    (encoder, IDM, predictor, decoder) names."""
+    kwargs = dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden, dtype=jnp.dtype(cfg.dtype))
+    return apply_layers(block_cls, kwargs, cfg.depth, x, *args, scan=cfg.scan, remat=cfg.remat)
+
+
 def stack_layers(params):
     """Unrolled layout (layer_0 .. layer_N) -> scanned layout (layers/block), wherever
     it occurs in a parameter tree."""

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lawm_jax.models.attention import grid_positions, step_causal_mask
-from lawm_jax.models.layers import AdaLNZeroBlock, apply_layers, layer_norm
+from lawm_jax.models.layers import AdaLNZeroBlock, config_layers, layer_norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +48,7 @@ class Predictor(nn.Module):
         cond = nn.Dense(cfg.width, dtype=dtype, name="action_embed")(latents_BTA.astype(jnp.float32))
         positions = grid_positions(t, *self.grid)
         mask = step_causal_mask(t, n)
-        x = apply_layers(AdaLNZeroBlock, dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden,
-                                 dtype=dtype), cfg.depth, x, cond, mask, positions, scan=cfg.scan, remat=cfg.remat)
+        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions)
         x = layer_norm("norm")(x)
         head_init = nn.initializers.zeros if cfg.residual else nn.initializers.lecun_normal()
         out = nn.Dense(d, dtype=jnp.float32, kernel_init=head_init, name="proj")(x)

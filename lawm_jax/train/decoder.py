@@ -71,7 +71,7 @@ def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: f
     """One update of the decoder; frozen = {"encoder": ..., "lpips": ... (optional)}.
     A non-finite loss or gradient changes nothing but the counters, as in train_step."""
     del rng  # the decoder is deterministic
-    states = jax.lax.stop_gradient(wm.encode({"encoder": frozen["encoder"]}, video))
+    states = wm.encode({"encoder": frozen["encoder"]}, video)  # frozen: only argnum 1 is differentiated
     grad_fn = jax.value_and_grad(decoder_loss, argnums=1, has_aux=True)
     (loss, metrics), grads = grad_fn(decoder, state.params, states, video, frozen.get("lpips"),
                                      perceptual_weight)
