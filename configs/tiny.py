@@ -25,7 +25,7 @@ from lawm_jax.models.encoder import EncoderConfig
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     bottleneck = None if arg == "decoder" else arg
     c = ml_collections.ConfigDict()
-    c.job = "train"  # or "features", "decoder", "evaluate" (lawm_jax/main.py lists the jobs)
+    c.job = "train"  # or "features", "decoder", "evaluate", "controller", "plan" (lawm_jax/main.py)
     c.seed = 0
 
     c.model = ml_collections.ConfigDict()
@@ -61,6 +61,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # tfds: an RLDS dataset in ArrayRecord (e.g. DROID), every frame_step-th step (15 Hz -> 3.75 fps: 4)
     c.data.tfds = ml_collections.ConfigDict(
         {"split": "train", "image_key": "observation/image", "action_key": "action", "frame_step": 1})
+    # trajectories: repeat every frame `tubelet` times (the paper's frame duplication), so
+    # that a state is one real frame and one real action drives each transition; needed
+    # by the action-conditioned baseline and the controller (configs/arm.py, camera.py).
+    c.data.duplicate_frames = False
     c.data.workers = 0        # Grain worker processes (0: decode in the training process)
     c.data.frames = 8
     c.data.image_size = 32
@@ -99,6 +103,24 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         context=1,        # transfer: real context steps; the rest of the clip is predicted
         pictures=4,       # transfer frame grids to draw (with a decoder)
         sgld_steps=1000, sgld_step_size=0.01))  # sampling of sparse latents
+
+    # job=controller (lawm_jax/train/controller.py): real actions -> the latent actions of the
+    # LAM trained in `world_model` (its WORKDIR), on data.source=trajectories; kind
+    # "attention" (the paper's: 2 self-attention blocks over the previous state, 1 cross-
+    # attention from the embedded action) or "mlp" (the action alone).
+    c.controller = ml_collections.ConfigDict(dict(kind="attention", width=64, depth=2, num_heads=2,
+                                                  mlp_hidden=128, dtype="float32", remat=False, scan=False,
+                                                  world_model=""))
+
+    # job=plan (lawm_jax/planning/run.py): a planning protocol ("droid": goal `horizon` steps
+    # ahead, Δxyz; "recon": straight-line plans, ATE/RPE) on the held-out trajectories in
+    # `path`, through the controller run `controller` (its LAM), the action-only controller
+    # `mlp_controller` and the action-conditioned run `baseline` (any may be ""); CEM budget
+    # and cost ("l1" or "l2" in representation space); actions in normalised units.
+    c.plan = ml_collections.ConfigDict(dict(
+        protocol="droid", path="", controller="", mlp_controller="", baseline="", episodes=64,
+        horizon=3, samples=300, elites=10, iterations=15, init_std=1.0, momentum=0.0, keep_mean=True,
+        straight_line=False, cost="l2", pictures=4))
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300

@@ -65,7 +65,7 @@ def base_config(kind: str, arg: str | None = None):
         c.data.path = DATA.value
     if HOLDOUT.value:
         c.data.holdout = HOLDOUT.value
-    if STEPS.value and arg != "decoder":
+    if STEPS.value and c.job == "train":  # the LAMs' steps; other jobs keep their config's
         c.train.steps = STEPS.value
     c.train.progress_bar = False
     c.train.log_every = max(c.train.steps // 20, 1)

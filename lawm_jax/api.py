@@ -10,7 +10,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from lawm_jax import checkpoint
+from lawm_jax.models.controller import Controller, ControllerConfig
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
+from lawm_jax.train.controller import CONTROLLER_FILE, ControllerState, init_controller, make_controller
 from lawm_jax.train.decoder import DECODER_FILE, DecoderState, init_decoder
 from lawm_jax.train.loop import CONFIG_FILE
 from lawm_jax.train.optimizer import make_optimizer
@@ -33,6 +35,10 @@ class LoadedWorldModel:
     wm: WorldModel
     params: Params
     step: int
+    # The action-conditioned baseline's actions (bottleneck kind "actions"): names and the
+    # statistics they were normalised with (trajectories.normalize_actions); else None.
+    action_names: list | None = None
+    action_stats: dict | None = None
 
     def __post_init__(self):
         self._encode = jax.jit(self.wm.encode)
@@ -74,6 +80,31 @@ class LoadedDecoder:
         return self._decode(self.params, states)
 
 
+@dataclasses.dataclass
+class LoadedController:
+    """A controller with its parameters bound, and the world model it drives:
+
+        ctrl = lawm_jax.load_controller("/runs/arm_controller")
+        z = ctrl.latents(states, actions)   # (B, N, D), normalised (B, A) -> (B, latent_dim)
+        ctrl.world_model                    # the LoadedWorldModel whose latents these are
+    Actions are in normalised units: trajectories.normalize_actions(a, ctrl.action_stats).
+    """
+
+    controller: Controller
+    params: Params
+    step: int
+    world_model: LoadedWorldModel
+    world_model_dir: str
+    action_names: list
+    action_stats: dict
+
+    def __post_init__(self):
+        self._latents = jax.jit(lambda p, s, a: self.controller.apply({"params": p}, s, a))
+
+    def latents(self, states, actions):
+        return self._latents(self.params, states, actions)
+
+
 def _run_file(workdir: str, name: str, job: str) -> dict:
     path = os.path.join(workdir, name)
     if not os.path.exists(path):
@@ -97,7 +128,7 @@ def _restore(workdir: str, step: int | None, abstract):
 
 def _optimizer(saved: dict):
     train_cfg = ml_collections.ConfigDict(saved["config"]["train"])
-    return make_optimizer(train_cfg, train_cfg.steps)
+    return make_optimizer(train_cfg, train_cfg.steps, muon=saved["config"]["job"] != "controller")
 
 
 def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
@@ -107,7 +138,8 @@ def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
     encoder_params, _ = checkpoint.load_encoder(saved["encoder_checkpoint"], wm.config.encoder)
     tx = _optimizer(saved)
     step, state = _restore(workdir, step, jax.eval_shape(lambda: init_train_state(wm, tx, wm.init(jax.random.key(0)))))
-    return LoadedWorldModel(wm, {**TrainState(*state).params, "encoder": encoder_params}, step)
+    return LoadedWorldModel(wm, {**TrainState(*state).params, "encoder": encoder_params}, step,
+                            saved.get("action_names"), saved.get("action_stats"))
 
 
 def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
@@ -123,3 +155,22 @@ def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
 
     step, state = _restore(workdir, step, jax.eval_shape(abstract))
     return LoadedDecoder(decoder, DecoderState(*state).params, step, saved["encoder_checkpoint"])
+
+
+def load_controller(workdir: str, step: int | None = None) -> LoadedController:
+    """Loads the latest (or the given) checkpoint of a controller job's workdir, with the
+    LAM it was trained for."""
+    saved = _run_file(workdir, CONTROLLER_FILE, "controller")
+    world_model = load_world_model(saved["world_model"])
+    wm_cfg = world_model.wm.config
+    controller = make_controller(ControllerConfig(**saved["controller"]), wm_cfg)
+    tx = _optimizer(saved)
+    action_dim = len(saved["action_names"])
+
+    def abstract():
+        params = init_controller(controller, wm_cfg, action_dim, jax.random.key(0))
+        return ControllerState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+
+    step, state = _restore(workdir, step, jax.eval_shape(abstract))
+    return LoadedController(controller, ControllerState(*state).params, step, world_model, saved["world_model"],
+                            saved["action_names"], saved["action_stats"])

@@ -10,12 +10,13 @@ import dataclasses
 from lawm_jax.data.clips import DataError
 from lawm_jax.data.pipeline import parse_mixture
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
+from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
 from lawm_jax.models.encoder import MODES, EncoderConfig
 from lawm_jax.models.idm import IDMConfig
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import WorldModelConfig
 
-JOBS = ("train", "features", "decoder", "evaluate")  # lawm_jax/main.py maps each to its function
+JOBS = ("train", "features", "decoder", "evaluate", "controller", "plan")  # lawm_jax/main.py maps each
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
 COLLECTIVES = ("auto", "shard_map")
 EVAL_KINDS = ("capacity", "leakage", "transfer", "sampling", "pictures")  # lawm_jax/eval/run.py
@@ -23,6 +24,8 @@ DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
+PROTOCOLS = ("droid", "recon")  # lawm_jax/planning/protocols.py
+PLAN_COSTS = ("l1", "l2")
 
 
 class ConfigError(ValueError):
@@ -95,7 +98,7 @@ def validate(config) -> WorldModelConfig:
             parse_mixture(d.mixture)
         except DataError as e:
             raise ConfigError(str(e)) from None
-    elif d.source != "shapes":
+    elif d.source != "shapes" and config.job != "plan":  # plan reads plan.path
         _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
                "a shard folder (shards), a trajectory folder (trajectories), a TFDS dataset "
                "version folder (tfds) or a features job's WORKDIR/features (features)")
@@ -136,6 +139,18 @@ def validate(config) -> WorldModelConfig:
         _check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
     _check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
     _check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
+    ctrl = config.controller
+    _check_transformer(ctrl, "controller")
+    _check(ctrl.kind in CONTROLLER_KINDS, "controller.kind", ctrl.kind, f"must be one of {CONTROLLER_KINDS}")
+    p = config.plan
+    _check(p.protocol in PROTOCOLS, "plan.protocol", p.protocol, f"must be one of {PROTOCOLS}")
+    _check(p.cost in PLAN_COSTS, "plan.cost", p.cost, f"must be one of {PLAN_COSTS}")
+    for field in ("episodes", "horizon", "samples", "elites", "iterations"):
+        _check(p[field] >= 1, f"plan.{field}", p[field], "must be >= 1")
+    _check(p.elites <= p.samples, "plan.elites", p.elites, f"must be <= plan.samples={p.samples}")
+    _check(p.init_std > 0, "plan.init_std", p.init_std, "must be > 0")
+    _check(0 <= p.momentum < 1, "plan.momentum", p.momentum, "must be in [0, 1)")
+    _check(p.pictures >= 0, "plan.pictures", p.pictures, "must be >= 0")
     t = config.train
     _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):

@@ -10,6 +10,12 @@ Jobs (config.job, one library function each, callable from a notebook):
   evaluate  the paper's evaluations (capacity, scene-cut leakage, cycle transfer, latent
             sampling, frame grids) of the run in --workdir, written to WORKDIR/eval
             (lawm_jax.eval.run.evaluate)
+  controller trains a controller from real actions to the latent actions of a trained LAM
+            (config.controller.world_model), on action-labelled trajectories
+            (configs/arm.py:controller; lawm_jax.train.controller.train_controller)
+  plan      a planning protocol (DROID-style Δxyz or RECON-style ATE/RPE) with CEM through
+            the LAM + controller and the action-conditioned baseline, beside random
+            actions; written to WORKDIR/plan (configs/arm.py:plan; lawm_jax.planning.run.plan)
 """
 import jax
 from absl import app, flags, logging
@@ -18,8 +24,10 @@ from ml_collections import config_flags
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.clips import DataError
 from lawm_jax.eval.run import evaluate
+from lawm_jax.planning.run import plan
 from lawm_jax.progress import quiet_orbax_logs
 from lawm_jax.train import distributed
+from lawm_jax.train.controller import train_controller
 from lawm_jax.train.decoder import train_decoder
 from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
@@ -30,7 +38,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and m
 flags.mark_flags_as_required(["config", "workdir"])
 
 # config.JOBS names them
-JOBS = {"train": train, "features": encode_features, "decoder": train_decoder, "evaluate": evaluate}
+JOBS = {"train": train, "features": encode_features, "decoder": train_decoder, "evaluate": evaluate,
+        "controller": train_controller, "plan": plan}
 
 
 def main(argv):

@@ -10,19 +10,25 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from lawm_jax.models.bottlenecks import BottleneckOutput
 from lawm_jax.world_model import Params, WorldModel
 
 
-def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, axis_name=None):
-    """Returns (loss, aux); aux holds metrics and, for vq, the codes and pre-quantisation latents."""
+def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, axis_name=None, actions=None):
+    """Returns (loss, aux); aux holds metrics and, for vq, the codes and pre-quantisation latents.
+    The action-conditioned baseline (bottleneck kind "actions") takes `actions` (B, T-1, A)
+    in place of latents: the same predictor and loss, no IDM."""
     states = jax.lax.stop_gradient(states.astype(jnp.float32))
-    out = wm.infer_actions(params, states, rng, train=train, axis_name=axis_name)
+    if wm.config.bottleneck.kind == "actions":
+        out = BottleneckOutput(actions.astype(jnp.float32), jnp.zeros((), jnp.float32), {})
+    else:
+        out = wm.infer_actions(params, states, rng, train=train, axis_name=axis_name)
     pred = wm.predict(params, states[:, :-1], out.z)
     pred_loss = _global_mean(jnp.abs(pred - states[:, 1:]), axis_name)
     loss = pred_loss + out.loss
     metrics = {"loss": loss, "pred_l1": pred_loss, "latent_loss": out.loss,
                **{f"bottleneck/{k}": v for k, v in out.metrics.items()}}
-    if wm.idm is not None:  # the deterministic model's z is all zeros
+    if wm.idm is not None:  # the deterministic model's z is all zeros, the baseline's is given
         metrics["bottleneck/latent_norm"] = _global_mean(jnp.linalg.norm(out.z, axis=-1), axis_name)
     return loss, {"metrics": metrics, "codes": out.codes, "raw": out.raw}
 

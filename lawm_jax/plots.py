@@ -11,6 +11,7 @@ import numpy as np
 PANELS = (
     ("loss", ("loss", "pred_l1", "latent_loss", "pixel_l1", "lpips"), True),
     ("PSNR dB (decoder)", ("psnr",), False),
+    ("controller error / target scale", ("rel_error",), True),
     ("gradient norm", ("grad_norm",), True),
     ("learning rate", ("lr/muon", "lr/adam"), False),
     ("latent norm", ("bottleneck/latent_norm",), False),
@@ -195,5 +196,30 @@ def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1") -> str:
         ax.set_xlabel(SCALING_AXES[axis])
         ax.set_ylabel(f"held-out one-step {metric}")
         ax.legend(fontsize=8)
+    fig.savefig(out)
+    return out
+
+
+def planned_paths(paths: dict, out: str, title: str = "x-y (m)") -> str:
+    """One panel per episode: the true path and each method's planned path, (K, 2)
+    points each; paths = {"true": [per episode], method: [per episode], ...}."""
+    from matplotlib.figure import Figure
+
+    n = len(paths["true"])
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(3 * cols + 1.5, 3 * rows), dpi=100, layout="constrained")
+    for e in range(n):
+        ax = fig.add_subplot(rows, cols, e + 1)
+        for name, per_episode in paths.items():
+            p = np.asarray(per_episode[e])
+            style = dict(color="k", linewidth=2.5) if name == "true" else dict(linewidth=1.2)
+            ax.plot(p[:, 0], p[:, 1], "o-", markersize=3, label=name, **style)
+        ax.plot(*np.asarray(paths["true"][e])[0], "ks", markersize=7)  # the start
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"episode {e}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    fig.suptitle(title + "; start = square", fontsize=10)
     fig.savefig(out)
     return out

@@ -61,8 +61,10 @@ class WorldModel:
     def __init__(self, config: WorldModelConfig):
         self.config = config
         self.encoder = VideoEncoder(config.encoder)
+        # No IDM for the deterministic model (z = 0) nor the action-conditioned baseline
+        # (kind "actions": the latents are the real actions, given with the data).
         self.idm = (InverseDynamics(config.idm, bottlenecks.raw_dim(config.bottleneck), config.grid)
-                    if config.bottleneck.kind != "deterministic" else None)
+                    if bottlenecks.raw_dim(config.bottleneck) else None)
         self.predictor = Predictor(config.predictor, config.grid)
         self._init = jax.jit(self._init_params)  # eager flax init is ~10x slower
 
@@ -108,6 +110,9 @@ class WorldModel:
         """
         b, t = states.shape[:2]
         cfg = self.config.bottleneck
+        if cfg.kind == "actions":
+            raise ValueError("an action-conditioned model (bottleneck kind 'actions') infers no latent "
+                             "actions: its predictor takes the real actions")
         if self.idm is None:  # deterministic: the predictor gets no information
             z = jnp.zeros((b, t - 1, cfg.latent_dim), jnp.float32)
             return BottleneckOutput(z, jnp.zeros((), jnp.float32), {})
@@ -128,26 +133,36 @@ class WorldModel:
         context state on; context_latents (B, C-1, A) are the context's own transitions
         (inferred with the IDM from the context when None). Returns (B, H, N, D).
         """
+        return self.rollout_driven(params, context_states, latents.shape[1],
+                                   lambda i, last: latents[:, i], context_latents, latents.shape[-1])
+
+    def rollout_driven(self, params: Params, context_states, horizon: int, next_latent,
+                       context_latents=None, latent_dim: int | None = None) -> jax.Array:
+        """rollout with each latent chosen from the state it acts on: z_i =
+        next_latent(i, s_hat_i), s_hat_i (B, N, D) being the last state known or predicted
+        before transition i (a controller's input: planning). Returns (B, horizon, N, D).
+        """
         b, c, n, d = context_states.shape
-        h = latents.shape[1]
+        a = latent_dim or self.config.bottleneck.latent_dim
         if context_latents is None:
             context_latents = (self.infer_actions(params, context_states).z if c > 1
-                               else jnp.zeros((b, 0, latents.shape[-1]), jnp.float32))
-        all_latents = jnp.concatenate([context_latents, latents], axis=1)  # (B, C+H-1, A)
-        length = c + h - 1
-        buffer = jnp.zeros((b, length, n, d), jnp.float32).at[:, :c].set(context_states)
+                               else jnp.zeros((b, 0, a), jnp.float32))
+        # Slot c-1+i of `lat` drives s_{c-1+i} -> s_{c+i}; the causal mask lets the
+        # predictor's output c-1+i see only states and latents filled in by then.
+        lat = jnp.zeros((b, c + horizon - 1, a), jnp.float32).at[:, :c - 1].set(context_latents)
+        buf = jnp.zeros((b, c + horizon, n, d), jnp.float32).at[:, :c].set(context_states)
 
-        def step(i, buf):
-            # Causal mask: position c-1+i sees only states <= c-1+i, all filled by now.
-            pred = self.predict(params, buf, all_latents)
+        def step(i, carry):
+            buf, lat = carry
+            last = jax.lax.dynamic_index_in_dim(buf, c - 1 + i, axis=1, keepdims=False)
+            z = next_latent(i, last).astype(jnp.float32)
+            lat = jax.lax.dynamic_update_slice_in_dim(lat, z[:, None], c - 1 + i, 1)
+            pred = self.predict(params, buf[:, :-1], lat)
             nxt = jax.lax.dynamic_index_in_dim(pred, c - 1 + i, axis=1, keepdims=True)
-            return jax.lax.dynamic_update_slice_in_dim(buf, nxt, c + i, 1)
+            return jax.lax.dynamic_update_slice_in_dim(buf, nxt, c + i, 1), lat
 
-        def last(buf):
-            return self.predict(params, buf, all_latents)[:, -1:]
-
-        buffer = jax.lax.fori_loop(0, h - 1, step, buffer)
-        return jnp.concatenate([buffer[:, c:], last(buffer)], axis=1)
+        buf, _ = jax.lax.fori_loop(0, horizon, step, (buf, lat))
+        return buf[:, c:]
 
 
 def _layer_norm(x, eps=1e-6):

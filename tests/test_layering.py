@@ -38,3 +38,12 @@ def test_world_model_uses_only_models():
     for name in imports_of(os.path.join(PKG, "world_model.py")):
         if name.startswith("lawm_jax"):
             assert name.startswith("lawm_jax.models"), name
+
+
+def test_planning_uses_the_api_not_training_or_evaluation():
+    folder = os.path.join(PKG, "planning")
+    for f in sorted(os.listdir(folder)):
+        if f.endswith(".py"):
+            for name in imports_of(os.path.join(folder, f)):
+                assert not name.startswith(("lawm_jax.train", "lawm_jax.eval", "lawm_jax.main")), \
+                    f"planning/{f} imports {name}"

@@ -65,6 +65,40 @@ def test_rollout_feeds_its_own_predictions_back():
     chex.assert_trees_all_close(rollout(params, s[:, :4], z[:, 3:], z[:, :3]), tf[:, 3:], atol=1e-5)
 
 
+def test_driven_rollout_chooses_each_latent_from_the_state_it_acts_on():
+    """rollout_driven(next_latent) == a loop where z_i is computed from the last state
+    (known, then predicted): how a controller drives the model while planning."""
+    wm = WorldModel(tiny_world_model_config())
+    params = perturb(wm.init(jax.random.key(0)), scale=0.2)
+    s = jax.jit(wm.encode)(params, video(1))
+    a = jax.random.normal(jax.random.key(3), (2, 3, 7))
+
+    def next_latent(i, last):  # a state-dependent "controller"
+        return a[:, i] * jnp.tanh(last.mean(axis=(1, 2)))[:, None] + last[:, 0, :7]
+
+    got = jax.jit(lambda p, c: wm.rollout_driven(p, c, 3, next_latent))(params, s[:, :1])
+    predict = jax.jit(wm.predict)
+    states, latents = s[:, :1], []
+    for i in range(3):
+        latents.append(next_latent(i, states[:, -1]))
+        nxt = predict(params, states, jnp.stack(latents, 1))[:, -1:]
+        states = jnp.concatenate([states, nxt], axis=1)
+    chex.assert_trees_all_close(got, states[:, 1:], atol=1e-5)
+
+
+def test_action_conditioned_model_takes_real_actions_and_has_no_idm():
+    wm = WorldModel(tiny_world_model_config("actions"))
+    params = wm.init(jax.random.key(0))
+    assert "idm" not in params
+    s = jax.jit(wm.encode)(params, video(1))
+    with pytest.raises(ValueError, match="infers no latent actions"):
+        wm.infer_actions(params, s)
+    params = perturb(params, scale=0.2)
+    loss = jax.jit(lambda p, s, a: lam_loss(wm, p, s, None, actions=a)[0])
+    a = jax.random.normal(jax.random.key(4), (2, 4, 7))
+    assert float(loss(params, s, a)) != float(loss(params, s, a + 1.0))  # the actions drive the predictor
+
+
 @pytest.mark.parametrize("kind", ["noisy", "vq", "sparse"])
 def test_same_seed_same_bits(kind):
     wm = WorldModel(tiny_world_model_config(kind))

@@ -19,7 +19,7 @@ import numpy as np
 from lawm_jax.data.clips import ClipSpec, CropFrames, DataError, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, feature_dataset, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes, shapes_dataset
-from lawm_jax.data.trajectories import trajectory_windows
+from lawm_jax.data.trajectories import action_stats, normalize_actions, trajectory_windows
 
 # 16 reader threads but only 16 batches read ahead: Grain's default of 500 keeps the
 # readers busy competing with the train step for the cores (on 2 cores the tiny config
@@ -54,13 +54,15 @@ def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
 
 def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
                    source: str | None = None, path: str | None = None, report: dict | None = None,
-                   split: str = "train", spec: ClipSpec | None = None):
+                   split: str = "train", spec: ClipSpec | None = None, with_actions: bool = False):
     """One source as (MapDataset of records, RandomMap that decodes one or None).
 
     `report`, if given, collects what was found: clips, videos and unusable files.
     split: of a video source, "train" leaves out the videos data_cfg.holdout names,
     "holdout" keeps only them, "all" takes every video (data/clips.split_videos).
     `spec` overrides the clip spec of a video source (evaluation windows).
+    with_actions: trajectories only; records also hold "actions" (T-1, A), normalised
+    per dimension (trajectories.normalize_actions), one per transition between states.
     """
     source = source or data_cfg.source
     path = path or data_cfg.path
@@ -79,8 +81,20 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
     if source == "shards":
         records = shard_dataset(path, data_cfg.frames, data_cfg.image_size)
         return records, RandomFlip() if (train and data_cfg.flip) else None
-    if source == "trajectories":  # their frames only: latent actions are learnt without labels
-        windows = trajectory_windows(path, data_cfg.frames, data_cfg.image_size, data_cfg.fps)
+    if with_actions and source != "trajectories":
+        raise DataError(f"config.data.source={source!r} has no actions this job can use: the action-"
+                        "conditioned baseline and the controller read data.source=trajectories")
+    if source == "trajectories":  # without actions: latent actions are learnt without labels
+        repeat = frames_per_step if data_cfg.duplicate_frames else 1
+        if with_actions and frames_per_step // repeat != 1:
+            raise DataError(f"one action per transition needs one frame per state, but a state spans "
+                            f"{frames_per_step} frames: set config.data.duplicate_frames=True")
+        windows = trajectory_windows(path, data_cfg.frames // repeat, data_cfg.image_size, data_cfg.fps,
+                                     repeat=repeat)
+        if with_actions:  # no flips: a mirrored frame would need a mirrored action
+            stats = action_stats(path)
+            return windows.map(lambda w: {"video": w["video"],
+                                          "actions": normalize_actions(w["actions"], stats)}), None
         records = windows.map(lambda w: {"video": w["video"]})
         return records, RandomFlip() if (train and data_cfg.flip) else None
     if source == "tfds":  # RLDS episodes; every frame_step-th step, cropped like video
@@ -140,7 +154,8 @@ def batch_iterator(records, global_batch: int, seed: int, decode=None, process_i
 
 
 def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
-                   process_index: int = 0, process_count: int = 1, train: bool = True):
+                   process_index: int = 0, process_count: int = 1, train: bool = True,
+                   with_actions: bool = False):
     """The run config's data: its source, or the weighted mixture in data.mixture.
 
     Returns (batch iterator, report): the report counts clips, videos and unusable files
@@ -149,7 +164,8 @@ def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
     parts = parse_mixture(data_cfg.mixture) or [(data_cfg.source, data_cfg.path, 1.0)]
     streams, report = [], {"bad_files": {}}
     for i, (source, path, _) in enumerate(parts):
-        records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path, report)
+        records, decode = source_dataset(data_cfg, seed, frames_per_step, train, source, path, report,
+                                         with_actions=with_actions)
         streams.append(stream(records, seed + i, decode))
     ds = streams[0] if len(streams) == 1 else grain.MapDataset.mix(streams, [w for *_, w in parts])
     return batches(ds, global_batch, process_index, process_count, data_cfg.workers), report

@@ -25,6 +25,22 @@ from lawm_jax.data.trajectories import smooth_actions
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "hubble_deep_field", "retina")
 
 
+def move(pose, action) -> np.ndarray:
+    """The pose (x, y, yaw) after one action (forward, left, yaw) in the camera's frame."""
+    x, y, heading = pose
+    forward, left, yaw = action
+    c, s = np.cos(heading), np.sin(heading)
+    return np.array([x + forward * c - left * s, y + forward * s + left * c, heading + yaw])
+
+
+def integrate_poses(start, actions) -> np.ndarray:
+    """Poses (len(actions) + 1, 3) visited from `start` under `actions` (H, 3)."""
+    poses = [np.asarray(start, np.float64)]
+    for a in np.asarray(actions, np.float64):
+        poses.append(move(poses[-1], a))
+    return np.stack(poses)
+
+
 def load_photo(name: str) -> np.ndarray:
     """An RGB uint8 photo shipped with scikit-image."""
     import skimage.data
@@ -72,11 +88,9 @@ class CameraSim:
     def step(self, action) -> np.ndarray:
         """Moves the camera in its own frame; returns the applied (clipped) action."""
         limit = np.array(self.cfg.max_step)
-        forward, left, yaw = np.clip(np.asarray(action, np.float64), -limit, limit)
-        x, y, heading = self.pose
-        c, s = np.cos(heading), np.sin(heading)
-        self.pose = np.array([x + forward * c - left * s, y + forward * s + left * c, heading + yaw])
-        return np.array([forward, left, yaw], np.float32)
+        applied = np.clip(np.asarray(action, np.float64), -limit, limit)
+        self.pose = move(self.pose, applied)
+        return applied.astype(np.float32)
 
     def state(self) -> np.ndarray:
         return self.pose.astype(np.float32)

@@ -46,16 +46,47 @@ def decode_episode(record: bytes) -> dict:
 
 def write_trajectories(episodes, out_dir: str, meta: dict, records_per_shard: int = 64,
                        progress=None) -> int:
-    """Writes an iterable of episode dicts to a new folder; returns the count."""
-    lengths = []
+    """Writes an iterable of episode dicts to a new folder; returns the count. The meta
+    file also gets the episode lengths and the actions' statistics (`action_stats`)."""
+    lengths, actions = [], []
 
     def records():
         for episode in episodes:
             lengths.append(len(episode["frames"]))
+            actions.append(np.asarray(episode["actions"], np.float32))
             yield encode_episode(episode)
 
-    return write_records(records(), out_dir, META_FILE, lambda: {**meta, "lengths": lengths},
+    return write_records(records(), out_dir, META_FILE,
+                         lambda: {**meta, "lengths": lengths, "action_stats": _action_stats(actions)},
                          "episodes", records_per_shard, progress)
+
+
+def _action_stats(actions: list) -> dict:
+    a = np.concatenate(actions).astype(np.float64)
+    return {"mean": a.mean(0).tolist(), "std": a.std(0).tolist(), "low": a.min(0).tolist(),
+            "high": a.max(0).tolist()}
+
+
+def action_stats(path: str) -> dict:
+    """Per-dimension mean, std, low and high of a trajectory folder's actions (from its
+    meta file; computed from the episodes for folders written before it kept them)."""
+    meta, episodes = read_trajectories(path)
+    if "action_stats" in meta:
+        return meta["action_stats"]
+    return _action_stats([episodes[i]["actions"] for i in range(len(episodes))])
+
+
+def normalize_actions(actions, stats: dict):
+    """Actions in the data's units -> zero mean, unit std per dimension (what the models
+    and the planner see; a constant dimension stays 0)."""
+    std = np.maximum(np.asarray(stats["std"], np.float32), 1e-8)
+    return (np.asarray(actions, np.float32) - np.asarray(stats["mean"], np.float32)) / std
+
+
+def denormalize_actions(actions, stats: dict):
+    """The inverse of normalize_actions: back to the data's units (metres, radians...)."""
+    std = np.maximum(np.asarray(stats["std"], np.float32), 1e-8)
+    return np.asarray(actions, np.float32) * std + np.asarray(stats["mean"], np.float32)
 
 
 def read_trajectories(path: str) -> tuple[dict, grain.MapDataset]:
@@ -65,12 +96,15 @@ def read_trajectories(path: str) -> tuple[dict, grain.MapDataset]:
 
 
 def trajectory_windows(path: str, frames: int, size: int | None = None, fps: float | None = None,
-                       stride: int = 1) -> grain.MapDataset:
+                       stride: int = 1, repeat: int = 1) -> grain.MapDataset:
     """Every window of `frames` consecutive frames (starts `stride` apart) of every episode.
 
     Elements: {"video": (frames, H, W, 3) uint8, "actions": (frames - 1, A), "states":
     (frames, S)}, actions[i] taking video[i] to video[i + 1]. `size` and `fps`, if given,
-    must match what the folder holds.
+    must match what the folder holds. repeat > 1 duplicates every frame that many times
+    (video (frames * repeat, ...)): the paper's frame duplication, so that an encoder
+    whose tubelet spans `repeat` frames gives one state per real frame and one real
+    action per transition between states.
     """
     meta, episodes = read_trajectories(path)
     if size is not None and meta["image_size"] != size:
@@ -87,7 +121,8 @@ def trajectory_windows(path: str, frames: int, size: int | None = None, fps: flo
     def window(i):
         e, s = starts[i]
         ep = episodes[e]
-        return {"video": ep["frames"][s:s + frames], "actions": ep["actions"][s:s + frames - 1],
+        return {"video": np.repeat(ep["frames"][s:s + frames], repeat, axis=0),
+                "actions": ep["actions"][s:s + frames - 1],
                 "states": ep["states"][s:s + frames]}
 
     return grain.MapDataset.range(len(starts)).map(window)

@@ -8,6 +8,8 @@ z fed to the predictor, its regularisation loss L_z and statistics to log:
   vq             nearest codebook entry, straight-through; codebook + 0.25 commitment
   deterministic  z = 0: no information about the future (the lower bound on capacity)
   unconstrained  z = raw, no regulariser (the upper bound)
+  actions        no IDM: z = the real actions given with the data (the action-conditioned
+                 baseline, V-JEPA 2-AC's analogue); latent_dim = the action dimension
 
 Batch statistics (VCM, VQ code usage) are over the global batch. Under jax.jit with
 sharded arrays the code below already sees the global array; inside shard_map pass
@@ -21,7 +23,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-KINDS = ("sparse", "noisy", "vq", "deterministic", "unconstrained")
+KINDS = ("sparse", "noisy", "vq", "deterministic", "unconstrained", "actions")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +55,7 @@ class BottleneckOutput(NamedTuple):
 
 def raw_dim(cfg: BottleneckConfig) -> int:
     """Width of the IDM output that the bottleneck consumes (0: no IDM needed)."""
-    return {"noisy": 2 * cfg.latent_dim, "deterministic": 0}.get(cfg.kind, cfg.latent_dim)
+    return {"noisy": 2 * cfg.latent_dim, "deterministic": 0, "actions": 0}.get(cfg.kind, cfg.latent_dim)
 
 
 def init_params(cfg: BottleneckConfig, rng) -> dict[str, Any]:
@@ -179,8 +181,8 @@ def apply(cfg: BottleneckConfig, params, raw, rng, train: bool = True,
         return BottleneckOutput(z, loss, metrics, codes, raw)
     if cfg.kind == "unconstrained":
         return BottleneckOutput(raw.astype(jnp.float32), zero, {})
-    if cfg.kind == "deterministic":
-        raise ValueError("the deterministic model has no latent; use zeros (WorldModel does)")
+    if cfg.kind in ("deterministic", "actions"):
+        raise ValueError(f"the {cfg.kind} model has no IDM latent (WorldModel gives zeros or the real actions)")
     raise ValueError(f"unknown bottleneck kind {cfg.kind!r}; choose from {KINDS}")
 
 

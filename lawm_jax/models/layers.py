@@ -47,6 +47,25 @@ class Block(nn.Module):
         return x + Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(h)
 
 
+class CrossBlock(nn.Module):
+    """Pre-norm cross-attention block: x + Attn(LN(x) -> LN(context)), then x + MLP(LN(x)).
+    The queries x (B, Q, D) read the context tokens (B, L, D); no positions (the context
+    carries its own from earlier blocks)."""
+
+    width: int
+    num_heads: int
+    mlp_hidden: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, context):
+        h = layer_norm("norm1")(x).astype(self.dtype)
+        c = layer_norm("norm_context")(context).astype(self.dtype)
+        x = x + Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(h, context=c)
+        h = layer_norm("norm2")(x).astype(self.dtype)
+        return x + Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(h)
+
+
 class AdaLNZeroBlock(nn.Module):
     """Pre-norm block modulated per step by a conditioning vector (DiT's AdaLN-zero).
 

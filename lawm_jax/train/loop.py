@@ -19,6 +19,7 @@ from jax.sharding import PartitionSpec as P
 from lawm_jax import checkpoint, plots
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.pipeline import config_batches
+from lawm_jax.data.trajectories import action_stats, read_trajectories
 from lawm_jax.train import distributed, optimizer, sharding
 from lawm_jax.train import metrics as metrics_lib
 from lawm_jax.train.step import init_train_state, train_step
@@ -54,7 +55,7 @@ class CompiledStep(NamedTuple):
     def executable(self, *args):
         """`step` compiled ahead of time for these arguments (once per batch shape, kept
         for later runs in this process), and its FLOPs from XLA's cost analysis."""
-        key = args[-1].shape
+        key = str(jax.tree.map(lambda a: a.shape, args[-1]))
         if key not in self.executables:
             exe = self.step.lower(*args).compile()
             self.executables[key] = exe, _flops(exe)
@@ -155,9 +156,15 @@ def train(config, workdir: str, max_steps: int | None = None):
     wm, tx = compiled.wm, compiled.tx
     os.makedirs(workdir, exist_ok=True)
     params = wm.init(jax.random.key(config.seed))
+    with_actions = wm_cfg.bottleneck.kind == "actions"  # the action-conditioned baseline
+    extra = {}
+    if with_actions:
+        names, stats = trajectory_actions(config, wm_cfg.bottleneck.latent_dim, "model.bottleneck.latent_dim")
+        extra = {"action_names": names, "action_stats": stats}
     # Each process reads its own share of the data and of every global batch.
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch, jax.process_index(), jax.process_count())
+                                       config.data.global_batch, jax.process_index(), jax.process_count(),
+                                       with_actions=with_actions)
     if from_states:  # the encoder ran once, in the features job: the step never sees it
         try:
             check_features(data_report["features"], config.data.path, wm_cfg)
@@ -169,14 +176,29 @@ def train(config, workdir: str, max_steps: int | None = None):
         encoder_params, encoder_path = prepare_encoder(config, wm, lambda: params["encoder"], workdir)
     write_json(os.path.join(workdir, CONFIG_FILE),
                {"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
-                "config": config.to_dict()})
+                "config": config.to_dict(), **extra})
     state = init_train_state(wm, tx, params)
     tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    key = ("video", "actions") if with_actions else "states" if from_states else "video"
     state, history = run_steps(config, workdir, mesh, compiled, state, encoder_params, data, data_report,
-                               "states" if from_states else "video", tokens_per_clip, max_steps)
+                               key, tokens_per_clip, max_steps)
     if from_states:
         encoder_params, _ = checkpoint.load_encoder(encoder_path, wm_cfg.encoder)
     return wm, {**state.params, "encoder": encoder_params}, history
+
+
+def trajectory_actions(config, dim: int | None = None, field: str = "") -> tuple[list, dict]:
+    """(action names, action statistics) of config's trajectory data, after checking
+    that the data has actions and, if `dim` is given, that they have `dim` dimensions
+    (`field` is the config field that says so)."""
+    if config.data.source != "trajectories" or config.data.mixture:
+        raise ConfigError(f"config.data.source={config.data.source!r}: this job needs actions: use "
+                          "data.source=trajectories (tools/make_trajectories.py), no mixture")
+    names = read_trajectories(config.data.path)[0]["action_names"]
+    if dim is not None and len(names) != dim:
+        raise ConfigError(f"config.{field}={dim}, but the actions in {config.data.path} have {len(names)} "
+                          f"dimensions {names}: set {field}={len(names)}")
+    return names, action_stats(config.data.path)
 
 
 def write_json(path: str, obj) -> None:
@@ -186,12 +208,13 @@ def write_json(path: str, obj) -> None:
             json.dump(obj, f, indent=2, default=str)
 
 
-def run_steps(config, workdir: str, mesh, compiled, state, frozen, data, data_report: dict, key: str,
+def run_steps(config, workdir: str, mesh, compiled, state, frozen, data, data_report: dict, key,
               tokens_per_clip: int, max_steps: int | None = None, headline: str = "pred_l1"):
-    """The training loop every job shares (the LAM's, the decoder's): restores the newest
-    checkpoint of WORKDIR/checkpoints, then runs `compiled.executable(rng, state, frozen,
-    batch[key])` to config.train.steps (or `max_steps` more), with metrics rows, console
-    bar, checkpoints, SIGTERM handling, the non-finite stop and training_curves.png.
+    """The training loop every job shares (the LAM's, the decoder's, the controller's):
+    restores the newest checkpoint of WORKDIR/checkpoints, then runs
+    `compiled.executable(rng, state, frozen, batch[key])` (`key` a tuple: the dict of those
+    fields) to config.train.steps (or `max_steps` more), with metrics rows, console bar,
+    checkpoints, SIGTERM handling, the non-finite stop and training_curves.png.
 
     `state` needs .step, .params and .skipped; the step's metrics need "loss",
     "nonfinite" and `headline` (logged beside the loss). Closes `data`.
@@ -224,7 +247,8 @@ def run_steps(config, workdir: str, mesh, compiled, state, frozen, data, data_re
             writer.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```")
         for step in range(start, stop):
             t_wait = time.perf_counter()
-            batch = sharding.global_batch(mesh, next(data)[key])
+            local = next(data)
+            batch = sharding.global_batch(mesh, {k: local[k] for k in key} if isinstance(key, tuple) else local[key])
             wait = time.perf_counter() - t_wait
             if step == start:
                 step_fn, meter.flops = compiled.executable(rng, state, frozen, batch)

@@ -48,8 +48,13 @@ def schedules(train_cfg, total_steps: int) -> dict:
     return {"muon": schedule(train_cfg.muon_lr), "adam": schedule(train_cfg.adam_lr)}
 
 
-def make_optimizer(train_cfg, total_steps: int) -> optax.GradientTransformation:
+def make_optimizer(train_cfg, total_steps: int, muon: bool = True) -> optax.GradientTransformation:
+    """Muon + AdamW (the LAM, the decoder); muon=False: AdamW alone at train_cfg.adam_lr
+    (the controller, paper App. A)."""
     lr = schedules(train_cfg, total_steps)
+    if not muon:
+        return optax.chain(optax.clip_by_global_norm(train_cfg.clip_norm),
+                           optax.adamw(lr["adam"], weight_decay=train_cfg.weight_decay))
     return optax.chain(
         optax.clip_by_global_norm(train_cfg.clip_norm),
         optax.contrib.muon(

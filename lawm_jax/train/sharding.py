@@ -65,6 +65,8 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
-def global_batch(mesh: Mesh, local_batch: np.ndarray) -> jax.Array:
-    """This process's share of the batch -> the global array split over the mesh."""
-    return jax.make_array_from_process_local_data(NamedSharding(mesh, BATCH), local_batch)
+def global_batch(mesh: Mesh, local_batch):
+    """This process's share of the batch (an array or a dict of them) -> global arrays
+    split over the mesh."""
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(NamedSharding(mesh, BATCH), x),
+                        local_batch)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lawm_jax.data.clips import DataError
-from lawm_jax.data.trajectories import (read_trajectories, smooth_actions, trajectory_windows,
+from lawm_jax.data.trajectories import (action_stats, denormalize_actions, normalize_actions,
+                                        read_trajectories, smooth_actions, trajectory_windows,
                                         write_trajectories)
 
 
@@ -79,3 +80,33 @@ def test_smooth_actions_have_the_asked_statistics():
     np.testing.assert_allclose(a.std(0), [0.5, 2.0], rtol=0.05)
     lag1 = np.corrcoef(a[1:, 0], a[:-1, 0])[0, 1]
     assert abs(lag1 - 0.8) < 0.02
+
+
+def test_duplicated_windows_repeat_each_frame_and_keep_one_action_per_frame(folder):
+    """The paper's frame duplication: every frame twice, so a 2-frame tubelet is one frame."""
+    plain = trajectory_windows(str(folder), frames=3, size=8, fps=4.0)
+    doubled = trajectory_windows(str(folder), frames=3, size=8, fps=4.0, repeat=2)
+    assert len(doubled) == len(plain)
+    for a, b in zip(plain, doubled):
+        assert b["video"].shape == (6, 8, 8, 3)
+        np.testing.assert_array_equal(b["video"][0::2], a["video"])
+        np.testing.assert_array_equal(b["video"][1::2], a["video"])
+        np.testing.assert_array_equal(b["actions"], a["actions"])
+
+
+def test_action_statistics_are_written_and_normalisation_round_trips(folder):
+    meta, episodes = read_trajectories(str(folder))
+    every = np.concatenate([episodes[i]["actions"] for i in range(len(episodes))])
+    stats = action_stats(str(folder))
+    assert stats == meta["action_stats"]
+    np.testing.assert_allclose(stats["mean"], every.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(stats["std"], every.std(0), rtol=1e-6)
+    np.testing.assert_allclose(stats["low"], every.min(0))
+    np.testing.assert_allclose(stats["high"], every.max(0))
+    z = normalize_actions(every, stats)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z.std(0), 1, rtol=1e-5)
+    np.testing.assert_allclose(denormalize_actions(z, stats), every, atol=1e-5)
+    # A folder written before the statistics were kept: computed from its episodes.
+    (folder / "trajectories.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "action_stats"}))
+    np.testing.assert_allclose(action_stats(str(folder))["std"], stats["std"], rtol=1e-6)

@@ -1,0 +1,56 @@
+"""The DROID-style planning chain on the arm simulator (fixed camera, moving gripper), CPU scale.
+
+    python tools/make_trajectories.py --env=arm --out=/data/arm --episodes=300 --length=20 --size=32
+    python tools/make_trajectories.py --env=arm --out=/data/arm_test --episodes=32 --length=20 --size=32 --seed=1
+    # the LAM, on the frames alone (any bottleneck: noisy by default)
+    python -m lawm_jax.main --config=configs/arm.py --workdir=/runs/arm_lam --config.data.path=/data/arm
+    # the action-conditioned baseline: the same predictor on the real actions
+    python -m lawm_jax.main --config=configs/arm.py:actions --workdir=/runs/arm_ac --config.data.path=/data/arm
+    # the controller (real action -> the LAM's latent action); :controller_mlp for the action-only one
+    python -m lawm_jax.main --config=configs/arm.py:controller --workdir=/runs/arm_ctrl \
+        --config.data.path=/data/arm --config.controller.world_model=/runs/arm_lam
+    # the protocol: Δxyz over 64 held-out episodes, random / zero / baseline / LAM side by side
+    python -m lawm_jax.main --config=configs/arm.py:plan --workdir=/runs/arm_plan \
+        --config.plan.path=/data/arm_test --config.plan.controller=/runs/arm_ctrl \
+        --config.plan.baseline=/runs/arm_ac
+
+Every frame is duplicated to fill the tiny encoder's 2-frame tubelet (the paper's frame
+duplication), so one state is one frame at 4 fps and one action drives each transition;
+the LAM is trained that way too, so that the controller and the planner see the states
+it was trained on. Clips of 4 frames (H + 1 for H = 3), 32x32 pixels (generate with --size=32).
+"""
+from configs import tiny
+
+ARGS = ("sparse", "noisy", "vq", "deterministic", "unconstrained", "actions", "controller", "controller_mlp",
+        "plan")
+ACTION_DIM = 4  # the arm's (dx, dy, dz, dgripper)
+
+
+def get_config(arg: str | None = None):
+    arg = arg or "noisy"
+    if arg not in ARGS:
+        raise ValueError(f"configs/arm.py:{arg}: choose one of {ARGS}")
+    c = tiny.get_config(arg if arg in ARGS[:5] else "noisy")
+    c.data.source = "trajectories"
+    c.data.path = ""  # tools/make_trajectories.py --env=arm
+    c.data.holdout = ""
+    c.data.duplicate_frames = True
+    c.data.flip = False
+    c.data.image_size = 32  # the gripper moves ~1-2 px per step: visible, and 4x cheaper than 64
+    c.data.frames = 8   # 4 states after duplication
+    c.data.global_batch = 32
+    c.train.steps = 2000
+    if arg == "actions":
+        c.model.bottleneck.kind = "actions"
+        c.model.bottleneck.latent_dim = ACTION_DIM
+    if arg.startswith("controller"):  # paper App. A: AdamW 1e-3, wd 0.04, 10% warm-up + cosine
+        c.job = "controller"
+        c.controller.kind = "mlp" if arg == "controller_mlp" else "attention"
+        c.train.adam_lr = 1e-3
+        c.train.weight_decay = 0.04
+        c.train.steps = 1000  # paper: 3000 at batch 256
+    if arg == "plan":
+        c.job = "plan"
+        c.plan.protocol = "droid"
+        c.plan.horizon, c.plan.samples, c.plan.elites, c.plan.iterations = 3, 300, 10, 15
+    return c

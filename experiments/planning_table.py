@@ -1,0 +1,96 @@
+"""Planning (paper §7, Tables S1/S2 right) at CPU scale: DROID-style on the arm simulator,
+RECON-style on the camera simulator; random, zero, action-conditioned and LAM side by side.
+
+    python experiments/planning_table.py --config=configs/arm.py --root=/tmp/plan_arm \
+        --data=/data/arm --test_data=/data/arm_test
+    python experiments/planning_table.py --config=configs/camera.py --root=/tmp/plan_cam \
+        --data=/data/cam --test_data=/data/cam_test
+
+Missing trajectory folders are generated (--generate episodes of --length frames; the
+held-out ones with seed 1). Trains under --root: the action-conditioned baseline
+(`actions`), one LAM per --kinds entry, the paper's controller for each and the action-only
+MLP controller for the first; then runs the plan job once per LAM. Writes
+ROOT/planning_table.{md,json} with the paper's numbers beside ours.
+"""
+from __future__ import annotations
+
+import os
+
+from absl import app, flags, logging
+
+import common  # noqa: F401  (the shared flags; sets up the path)
+from common import DATA, ROOT, base_config, command_line, table, trained, write_report
+from lawm_jax.data.trajectories import generate_trajectories
+from lawm_jax.planning.run import plan
+from lawm_jax.train.controller import train_controller
+
+TEST_DATA = flags.DEFINE_string("test_data", "", "held-out trajectories (generated with seed 1 if missing)")
+KINDS = flags.DEFINE_list("kinds", ["noisy"], "LAM bottlenecks to plan with (each at the config's coefficient)")
+CONTROLLER_STEPS = flags.DEFINE_integer("controller_steps", 0, "controller steps (0 = the config's)")
+EPISODES = flags.DEFINE_integer("plan_episodes", 0, "planning episodes (0 = the config's, 64)")
+GENERATE = flags.DEFINE_integer("generate", 300, "training episodes to generate if --data is missing")
+LENGTH = flags.DEFINE_integer("length", 20, "frames per generated episode")
+
+# Paper Tables S1 / S2 (right): V-JEPA 2 / NWM scale, for orientation only.
+PAPER = {"droid": "V-JEPA 2-AC Δxyz 0.15 m; noisy LAM low/mid/high 0.49/0.11/0.10 m (Table S1)",
+         "recon": "NWM ATE 1.13 / RPE 0.35; noisy LAM low/mid/high RPE 0.55/0.41/0.40 (Table S2)"}
+
+
+def ensure_data(path: str, env: str, episodes: int, size: int, seed: int) -> str:
+    if not os.path.exists(os.path.join(path, "trajectories.json")):
+        logging.info("generating %d %s episodes in %s", episodes, env, path)
+        generate_trajectories(env, path, episodes, LENGTH.value, size=size, seed=seed)
+    return path
+
+
+def controller(kind: str, lam: str, arg: str) -> str:
+    workdir = os.path.join(ROOT.value, f"{arg}_{kind}")
+    c = base_config(kind, arg)
+    c.controller.world_model = lam
+    if CONTROLLER_STEPS.value:
+        c.train.steps = CONTROLLER_STEPS.value
+    c.train.log_every = max(c.train.steps // 20, 1)
+    c.train.ckpt_every = c.train.steps
+    train_controller(c, workdir)
+    return workdir
+
+
+def main(argv):
+    del argv
+    probe = base_config("noisy", "plan")
+    env = {"droid": "arm", "recon": "camera"}[probe.plan.protocol]
+    size = probe.data.image_size
+    ensure_data(DATA.value, env, GENERATE.value, size, 0)
+    test = ensure_data(TEST_DATA.value, env, 64, size, 1)
+    baseline = trained("actions")
+    results, rows = {}, []
+    for i, kind in enumerate(KINDS.value):
+        lam = trained(kind)
+        c = base_config(kind, "plan")
+        c.plan.path = test
+        c.plan.controller = controller(kind, lam, "controller")
+        c.plan.mlp_controller = controller(kind, lam, "controller_mlp") if i == 0 else ""
+        c.plan.baseline = baseline
+        if EPISODES.value:
+            c.plan.episodes = EPISODES.value
+        summary = plan(c, os.path.join(ROOT.value, f"plan_{kind}"))
+        results[kind] = summary
+        metric_names = [k for k in summary["methods"]["random"] if not k.endswith("_std")
+                        and k not in ("per_episode", "seconds_per_plan")]
+        for method, r in summary["methods"].items():
+            if i and method in ("random", "zero", "action_conditioned"):
+                continue  # the same episodes and keys every time: shown once
+            name = {"lam": f"LAM ({kind}) + controller", "lam_mlp": f"LAM ({kind}) + action-only MLP"}.get(method,
+                                                                                                         method)
+            rows.append([name] + [f"{r[m]:.4f} ± {r[m + '_std']:.4f}" for m in metric_names]
+                        + [f"{r['seconds_per_plan']:.2f}"])
+    header = ["method"] + metric_names + ["s / plan"]
+    body = (f"{env} simulator, {probe.plan.protocol} protocol, {results[KINDS.value[0]]['episodes']} held-out "
+            f"episodes (mean ± std over episodes; lower is better).\n\n" + table(header, rows)
+            + f"\n\nPaper, for orientation: {PAPER[probe.plan.protocol]}.\n\nCommand: `{command_line()}`\n")
+    path = write_report("planning_table", f"Planning, {probe.plan.protocol} protocol ({env})", body, results)
+    print(open(path).read())
+
+
+if __name__ == "__main__":
+    app.run(main)

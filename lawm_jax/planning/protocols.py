@@ -1,0 +1,132 @@
+"""The two planning protocols (paper §7, App. A) on held-out action-labelled trajectories.
+
+  droid  fixed camera (the arm simulator): episodes of H+1 frames, the last one the goal;
+         CEM (H=3, 300 samples, 10 elites, 15 iterations); metric Δxyz (metres) between
+         the summed planned and summed true end-effector displacements.
+  recon  moving camera (the camera simulator): the goal H=8 steps ahead; straight-line
+         plans (one action repeated), 120 samples, 1 iteration; ATE and RPE (metres) of
+         the poses the plan visits against the true ones.
+
+Every method returns a plan in the data's units for the same episodes and keys: the
+world models (the LAM through its controller, the action-conditioned baseline), and
+two references that need no model: `random` (actions drawn from the data's per-dimension
+Gaussian, clipped to its range) and `zero` (no movement).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from lawm_jax.config import PROTOCOLS
+from lawm_jax.data.sim_camera import integrate_poses
+from lawm_jax.data.trajectories import denormalize_actions, normalize_actions, trajectory_windows
+from lawm_jax.planning import metrics
+from lawm_jax.planning.cem import CEMConfig
+from lawm_jax.planning.planner import WorldModelPlanner
+
+HEADLINE = {"droid": "delta_xyz", "recon": "rpe"}
+
+
+@dataclasses.dataclass
+class Method:
+    name: str
+    plan: Callable  # (key, episode) -> planned actions (H, A) in the data's units
+
+
+def sample_episodes(path: str, count: int, horizon: int, seed: int, size: int, fps: float,
+                    repeat: int = 1) -> list[dict]:
+    """`count` windows of horizon + 1 frames drawn at random (with replacement if there
+    are fewer) from a trajectory folder; frames repeated `repeat` times (one state each)."""
+    windows = trajectory_windows(path, horizon + 1, size, fps, repeat=repeat)
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(windows), count, replace=count > len(windows))
+    return [windows[int(i)] for i in picks]
+
+
+def reference_methods(stats: dict, straight_line: bool) -> list[Method]:
+    """`random` and `zero`, which need no model."""
+    mean, std = np.asarray(stats["mean"], np.float32), np.asarray(stats["std"], np.float32)
+    low, high = np.asarray(stats["low"], np.float32), np.asarray(stats["high"], np.float32)
+
+    def random_plan(key, episode):
+        h = len(episode["actions"])
+        draw = jax.random.normal(key, (1 if straight_line else h, len(mean)))
+        return np.broadcast_to(np.clip(mean + std * np.asarray(draw), low, high), (h, len(mean)))
+
+    return [Method("random", random_plan), Method("zero", lambda key, ep: np.zeros_like(ep["actions"]))]
+
+
+def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive: str, controller=None,
+                       controller_params=None, metric: str = "l2") -> Method:
+    """CEM through `model` (a LoadedWorldModel) in normalised action units, clipped to the
+    data's range; the plan comes back in the data's units."""
+    action_dim = len(stats["mean"])
+    cem_cfg = dataclasses.replace(cem_cfg, low=tuple(normalize_actions(stats["low"], stats).tolist()),
+                                  high=tuple(normalize_actions(stats["high"], stats).tolist()))
+    planner = WorldModelPlanner(model.wm, cem_cfg, action_dim, drive, controller, metric)
+    q = model.wm.config.encoder.frames_per_step()
+
+    def plan(key, episode):
+        video = episode["video"]
+        context = model.encode(video[None, :q])[0]      # (1, N, D): the first frame
+        goal = model.encode(video[None, -q:])[0, 0]     # (N, D): the last frame, alone
+        result = planner(key, model.params, controller_params, context, goal)
+        return denormalize_actions(np.asarray(result.plan), stats)
+
+    return Method(name, plan)
+
+
+def score(protocol: str, episode: dict, planned_HA) -> dict:
+    """The protocol's metrics of one planned action sequence."""
+    if protocol == "droid":
+        return {"delta_xyz": metrics.delta_xyz(planned_HA, episode["actions"])}
+    if protocol == "recon":
+        states = episode["states"]
+        poses = integrate_poses(states[0], planned_HA)
+        return {"ate": metrics.ate(poses, states), "rpe": metrics.rpe(poses, states)}
+    raise ValueError(f"protocol {protocol!r}: choose one of {PROTOCOLS}")
+
+
+def true_path(protocol: str, episode: dict) -> np.ndarray:
+    """(H+1, 2) x-y path of the episode: end-effector displacement from the start (droid)
+    or camera position (recon)."""
+    if protocol == "droid":
+        return np.concatenate([np.zeros((1, 2)), np.cumsum(episode["actions"][:, :2], axis=0)])
+    return episode["states"][:, :2]
+
+
+def planned_path(protocol: str, episode: dict, planned_HA) -> np.ndarray:
+    if protocol == "droid":
+        return np.concatenate([np.zeros((1, 2)), np.cumsum(np.asarray(planned_HA)[:, :2], axis=0)])
+    return integrate_poses(episode["states"][0], planned_HA)[:, :2]
+
+
+def run_protocol(protocol: str, methods: list[Method], episodes: list[dict], seed: int, progress=None) -> dict:
+    """Every method on every episode (the same key per episode for all). Returns
+    {method: {metric: mean, metric + "_std", "per_episode": {metric: [...]},
+    "seconds_per_plan": median wall time of a plan after the first (compiling) one,
+    "paths": [(H+1, 2) per episode]}} and "true_paths"."""
+    keys = jax.random.split(jax.random.key(seed), len(episodes))
+    out = {"true_paths": [true_path(protocol, ep) for ep in episodes]}
+    for m, method in enumerate(methods):
+        rows, times, paths = [], [], []
+        for e, episode in enumerate(episodes):
+            t0 = time.perf_counter()
+            planned = np.asarray(method.plan(keys[e], episode))
+            times.append(time.perf_counter() - t0)
+            rows.append(score(protocol, episode, planned))
+            paths.append(planned_path(protocol, episode, planned))
+            if progress:
+                progress(m * len(episodes) + e + 1, len(methods) * len(episodes))
+        names = list(rows[0])
+        out[method.name] = {
+            **{k: float(np.mean([r[k] for r in rows])) for k in names},
+            **{f"{k}_std": float(np.std([r[k] for r in rows])) for k in names},
+            "per_episode": {k: [r[k] for r in rows] for k in names},
+            "seconds_per_plan": float(np.median(times[1:] if len(times) > 1 else times)),
+            "paths": paths}
+    return out

@@ -1,0 +1,121 @@
+"""The `plan` job: a planning protocol on held-out trajectories, every method side by side.
+
+    python -m lawm_jax.main --config=configs/arm.py:plan --workdir=/runs/arm_plan \
+        --config.plan.path=/data/arm_test --config.plan.controller=/runs/arm_controller \
+        --config.plan.baseline=/runs/arm_ac
+
+Methods: `random` and `zero` always; `lam` (CEM through the LAM of config.plan.controller,
+driven by that controller); `lam_mlp` (the same with the action-only controller of
+config.plan.mlp_controller); `action_conditioned` (CEM through the baseline run of
+config.plan.baseline, bottleneck kind "actions"). Writes WORKDIR/plan/results.json
+(means, spreads, per-episode values, seconds per plan), results.md and trajectories.png
+(planned vs true paths of the first config.plan.pictures episodes).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from absl import logging
+
+from lawm_jax import plots
+from lawm_jax.api import load_controller, load_world_model
+from lawm_jax.config import ConfigError, validate
+from lawm_jax.data.trajectories import action_stats, read_trajectories
+from lawm_jax.planning.cem import CEMConfig
+from lawm_jax.planning.protocols import (HEADLINE, reference_methods, run_protocol, sample_episodes,
+                                         world_model_method)
+from lawm_jax.progress import progress_bar
+
+PLAN_DIR = "plan"
+CEM_FIELDS = ("horizon", "samples", "elites", "iterations", "init_std", "momentum", "keep_mean",
+              "straight_line")
+
+
+def cem_config(plan_cfg) -> CEMConfig:
+    return CEMConfig(**{k: plan_cfg[k] for k in CEM_FIELDS})
+
+
+def plan(config, workdir: str) -> dict:
+    """Runs config.plan.protocol; returns the results and writes WORKDIR/plan."""
+    validate(config)
+    p = config.plan
+    if not p.path:
+        raise ConfigError("config.plan.path is empty: name a folder of held-out trajectories "
+                          "(tools/make_trajectories.py with another --seed than the training data's)")
+    if not (p.controller or p.baseline or p.mlp_controller):
+        logging.warning("no model named (config.plan.controller / mlp_controller / baseline): "
+                        "only the random and zero references are run")
+    meta, _ = read_trajectories(p.path)
+    stats = action_stats(p.path)
+    cem = cem_config(p)
+    methods = reference_methods(stats, p.straight_line)
+    models = {}
+    repeat = None
+    for name, path in (("lam", p.controller), ("lam_mlp", p.mlp_controller)):
+        if path:
+            ctrl = load_controller(path)
+            _check_actions(ctrl.action_names, meta, path)
+            methods.append(world_model_method(name, ctrl.world_model, ctrl.action_stats, cem, "controller",
+                                              ctrl.controller, ctrl.params, p.cost))
+            models[name] = {"controller": os.path.abspath(path), "controller_kind": ctrl.controller.config.kind,
+                            "world_model": ctrl.world_model_dir, "step": ctrl.step}
+            repeat = _repeat(repeat, ctrl.world_model)
+    if p.baseline:
+        model = load_world_model(p.baseline)
+        if model.wm.config.bottleneck.kind != "actions":
+            raise ConfigError(f"config.plan.baseline={p.baseline!r} is a {model.wm.config.bottleneck.kind} "
+                              "LAM; the baseline is a run with model.bottleneck.kind=actions")
+        _check_actions(model.action_names, meta, p.baseline)
+        methods.append(world_model_method("action_conditioned", model, model.action_stats, cem, "actions",
+                                          metric=p.cost))
+        models["action_conditioned"] = {"world_model": os.path.abspath(p.baseline), "step": model.step}
+        repeat = _repeat(repeat, model)
+    episodes = sample_episodes(p.path, p.episodes, p.horizon, config.seed, meta["image_size"], meta["fps"],
+                               repeat or 1)
+    logging.info("planning (%s protocol): %d episodes of %s, methods %s", p.protocol, len(episodes), p.path,
+                 [m.name for m in methods])
+    results = run_protocol(p.protocol, methods, episodes, config.seed,
+                           lambda n, total: progress_bar(n, total, "planning"))
+    out_dir = os.path.join(workdir, PLAN_DIR)
+    os.makedirs(out_dir, exist_ok=True)
+    n = min(p.pictures, len(episodes))
+    if n:
+        paths = {"true": results["true_paths"][:n],
+                 **{m.name: results[m.name]["paths"][:n] for m in methods}}
+        plots.planned_paths(paths, os.path.join(out_dir, "trajectories.png"),
+                            "end-effector x-y displacement (m)" if p.protocol == "droid" else "camera x-y (m)")
+    summary = {"protocol": p.protocol, "path": os.path.abspath(p.path), "episodes": len(episodes),
+               "headline": HEADLINE[p.protocol], "models": models, "plan": p.to_dict(),
+               "methods": {m.name: {k: v for k, v in results[m.name].items() if k != "paths"} for m in methods}}
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(results_table(summary) + "\n")
+    logging.info("wrote %s\n%s", out_dir, results_table(summary))
+    return summary
+
+
+def results_table(summary: dict) -> str:
+    """A Markdown table: one row per method, mean ± std of each metric, seconds per plan."""
+    names = [k for k in next(iter(summary["methods"].values())) if k not in ("per_episode", "seconds_per_plan")
+             and not k.endswith("_std")]
+    lines = ["| method | " + " | ".join(names) + " | s / plan |", "|---" * (len(names) + 2) + "|"]
+    for method, r in summary["methods"].items():
+        cells = [f"{r[k]:.4f} ± {r[k + '_std']:.4f}" for k in names]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {r['seconds_per_plan']:.3f} |")
+    return "\n".join(lines)
+
+
+def _check_actions(names, meta: dict, run: str):
+    if list(names or []) != list(meta["action_names"]):
+        raise ConfigError(f"the run {run} was trained on actions {names}, but config.plan.path holds "
+                          f"{meta['action_names']} ({meta['env']}): plan on the same environment")
+
+
+def _repeat(current, model):
+    """Frames per state of the models (one real frame per state): all must agree."""
+    q = model.wm.config.encoder.frames_per_step()
+    if current not in (None, q):
+        raise ConfigError("the models to compare have encoders of different tubelet sizes")
+    return q

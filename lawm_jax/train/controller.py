@@ -1,0 +1,134 @@
+"""The `controller` job: real actions -> latent actions, for planning (paper §7, App. A).
+
+    python -m lawm_jax.main --config=configs/arm.py:controller --workdir=/runs/arm_controller \
+        --config.data.path=/data/arm --config.controller.world_model=/runs/arm_lam
+
+The LAM in config.controller.world_model is frozen; on action-labelled trajectories
+(data.source=trajectories, frames duplicated so that one action drives one transition)
+the controller learns z_t ~ IDM(s_t, s_{t+1}) from (a_t, s_t) with an L2 loss, AdamW
+(paper: lr 1e-3, weight decay 0.04, 300 warm-up steps then cosine, 3k steps, batch 256).
+Actions are normalised per dimension by the data's statistics, saved in controller.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import NamedSharding
+
+from lawm_jax.config import ConfigError, validate
+from lawm_jax.data.pipeline import config_batches
+from lawm_jax.models.controller import Controller, ControllerConfig, apply_steps
+from lawm_jax.train import optimizer, sharding
+from lawm_jax.train.loop import CompiledStep, mesh_for, run_steps, trajectory_actions, write_json
+from lawm_jax.train.step import all_finite, keep_if_finite
+from lawm_jax.world_model import WorldModel, WorldModelConfig
+
+CONTROLLER_FILE = "controller.json"
+ARCH_FIELDS = tuple(f.name for f in dataclasses.fields(ControllerConfig))
+
+
+class ControllerState(NamedTuple):
+    step: jax.Array
+    params: Any
+    opt_state: optax.OptState
+    skipped: jax.Array
+
+
+def controller_loss(controller: Controller, params, states, actions, targets):
+    """(loss, metrics): squared error between the controller's latents for transitions
+    s_t -> s_{t+1} (from s_t and a_t) and the IDM's `targets` (B, T-1, A)."""
+    z = apply_steps(controller, params, states[:, :-1], actions)
+    mse = jnp.mean(jnp.square(z - targets))
+    # 1.0: no better than predicting zero latents (the scale of the targets).
+    rel = jnp.sum(jnp.square(z - targets)) / jnp.maximum(jnp.sum(jnp.square(targets)), 1e-12)
+    return mse, {"loss": mse, "rel_error": rel, "latent_norm": jnp.mean(jnp.linalg.norm(z, axis=-1))}
+
+
+def controller_step(wm: WorldModel, controller: Controller, tx, rng, state: ControllerState, frozen, batch):
+    """One update; frozen = the LAM's encoder, IDM and bottleneck parameters; batch =
+    {"video": uint8 (B, F, H, W, C), "actions": (B, T-1, A)}. The IDM's latents are its
+    inference-time ones (the noisy bottleneck's mean)."""
+    del rng
+    states = wm.encode(frozen, batch["video"])
+    targets = jax.lax.stop_gradient(wm.infer_actions(frozen, states).z)
+    grad_fn = jax.value_and_grad(controller_loss, argnums=1, has_aux=True)
+    (loss, metrics), grads = grad_fn(controller, state.params, states, batch["actions"], targets)
+    finite = all_finite(loss, grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params, opt_state = keep_if_finite(finite, (optax.apply_updates(state.params, updates), opt_state),
+                                       (state.params, state.opt_state))
+    metrics = {**metrics, "grad_norm": optax.global_norm(grads), "nonfinite": (~finite).astype(jnp.int32)}
+    return ControllerState(state.step + 1, params, opt_state, state.skipped + metrics["nonfinite"]), metrics
+
+
+def controller_config(config) -> ControllerConfig:
+    return ControllerConfig(**{k: config.controller[k] for k in ARCH_FIELDS})
+
+
+def make_controller(ctrl_cfg: ControllerConfig, wm_cfg: WorldModelConfig) -> Controller:
+    return Controller(ctrl_cfg, wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
+
+
+def init_controller(controller: Controller, wm_cfg: WorldModelConfig, action_dim: int, rng):
+    states = jnp.zeros((1, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width))
+    return jax.jit(controller.init)(rng, states, jnp.zeros((1, action_dim)))["params"]
+
+
+@functools.lru_cache(maxsize=4)
+def compiled_controller_step(wm_cfg: WorldModelConfig, ctrl_cfg: ControllerConfig, train_items: tuple,
+                             mesh) -> CompiledStep:
+    """controller_step jitted over `mesh` (data parallel, replicated parameters), donated state."""
+    wm = WorldModel(wm_cfg)
+    tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"],
+                                  muon=False)
+    replicated = sharding.replicated(mesh)
+    step = jax.jit(functools.partial(controller_step, wm, make_controller(ctrl_cfg, wm_cfg), tx),
+                   in_shardings=(replicated, replicated, replicated, NamedSharding(mesh, sharding.BATCH)),
+                   out_shardings=(replicated, replicated), donate_argnums=(1,))
+    return CompiledStep(wm, tx, step, replicated, replicated, {})
+
+
+def train_controller(config, workdir: str, max_steps: int | None = None):
+    """Trains (or resumes) a controller for the LAM in config.controller.world_model.
+    Returns (Controller, params, list of logged metric rows)."""
+    from lawm_jax.api import load_world_model  # the API sits above train/: imported on use
+
+    validate(config)
+    if not config.controller.world_model:
+        raise ConfigError("config.controller.world_model is empty: name the --workdir of the LAM "
+                          "training run whose latent actions the controller should produce")
+    lam = load_world_model(config.controller.world_model)
+    wm_cfg = lam.wm.config
+    if wm_cfg.bottleneck.kind in ("deterministic", "actions"):
+        raise ConfigError(f"the run in {config.controller.world_model} is a {wm_cfg.bottleneck.kind} model: "
+                          "it has no latent actions for a controller to produce")
+    if config.data.image_size != wm_cfg.image_size[0]:
+        raise ConfigError(f"config.data.image_size={config.data.image_size}, but the LAM in "
+                          f"{config.controller.world_model} takes {wm_cfg.image_size[0]}px frames")
+    ctrl_cfg = controller_config(config)
+    action_names, stats = trajectory_actions(config)
+    mesh = mesh_for(config)
+    compiled = compiled_controller_step(wm_cfg, ctrl_cfg, tuple(sorted(config.train.items())), mesh)
+    controller = make_controller(ctrl_cfg, wm_cfg)
+    os.makedirs(workdir, exist_ok=True)
+    write_json(os.path.join(workdir, CONTROLLER_FILE),
+               {"controller": dataclasses.asdict(ctrl_cfg),
+                "world_model": os.path.abspath(config.controller.world_model), "action_names": action_names,
+                "action_stats": stats, "config": config.to_dict()})
+    params = init_controller(controller, wm_cfg, len(action_names), jax.random.key(config.seed))
+    state = ControllerState(jnp.zeros((), jnp.int32), params, compiled.tx.init(params), jnp.zeros((), jnp.int32))
+    frozen = {k: v for k, v in lam.params.items() if k != "predictor"}
+    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
+                                       config.data.global_batch, jax.process_index(), jax.process_count(),
+                                       with_actions=True)
+    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report,
+                               ("video", "actions"), tokens_per_clip, max_steps, headline="rel_error")
+    return controller, state.params, history

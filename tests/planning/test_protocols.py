@@ -1,0 +1,111 @@
+"""Both planning protocols end to end on tiny models trained here for a few steps, on
+simulated trajectories generated here: LAM, action-conditioned baseline, controller,
+the plan job's results and picture; and the errors a user can cause."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from configs import arm, camera
+from lawm_jax.api import load_controller, load_world_model
+from lawm_jax.config import ConfigError
+from lawm_jax.data.clips import DataError
+from lawm_jax.data.trajectories import generate_trajectories
+from lawm_jax.planning.run import plan
+from lawm_jax.train.controller import train_controller
+from lawm_jax.train.loop import train
+from tests.eval.test_evaluate_job import looks_like_a_picture
+
+SMALL = dict(width=32, depth=1, num_heads=2, mlp_hidden=32)
+
+
+def small(module, arg, data, **train):
+    c = module.get_config(arg)
+    c.data.path = data
+    c.data.global_batch = 4
+    c.mesh.data = 1
+    c.model.idm.update(SMALL)
+    c.model.predictor.update(SMALL)
+    c.controller.update(SMALL)
+    c.train.update(dict(steps=2, progress_bar=False, log_every=1, ckpt_every=2), **train)
+    return c
+
+
+@pytest.fixture(scope="module")
+def arm_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arm")
+    data, test = str(root / "data"), str(root / "test")
+    generate_trajectories("arm", data, episodes=3, length=6, size=32)
+    generate_trajectories("arm", test, episodes=2, length=6, size=32, seed=1)
+    runs = {name: str(root / name) for name in ("lam", "ac", "ctrl")}
+    train(small(arm, "noisy", data), runs["lam"])
+    train(small(arm, "actions", data), runs["ac"])
+    c = small(arm, "controller", data)
+    c.controller.world_model = runs["lam"]
+    train_controller(c, runs["ctrl"])
+    return data, test, runs
+
+
+def plan_config(module, test, **plan):
+    c = module.get_config("plan")
+    c.plan.update(dict(path=test, episodes=3, samples=8, elites=2, iterations=2, pictures=2), **plan)
+    return c
+
+
+def test_droid_protocol_end_to_end(arm_runs, tmp_path):
+    _, test, runs = arm_runs
+    ctrl = load_controller(runs["ctrl"])
+    assert ctrl.world_model.wm.config.bottleneck.kind == "noisy" and ctrl.action_names[0] == "dx"
+    assert load_world_model(runs["ac"]).action_stats == ctrl.action_stats  # the same training data
+    summary = plan(plan_config(arm, test, controller=runs["ctrl"], baseline=runs["ac"]), str(tmp_path))
+    out = tmp_path / "plan"
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(summary))
+    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    assert summary["headline"] == "delta_xyz" and summary["episodes"] == 3
+    for name, r in summary["methods"].items():
+        assert len(r["per_episode"]["delta_xyz"]) == 3
+        assert r["delta_xyz"] == pytest.approx(np.mean(r["per_episode"]["delta_xyz"]))
+        assert r["delta_xyz"] >= 0 and r["seconds_per_plan"] >= 0
+    # "zero" plans no movement: its Δxyz is the size of the true displacement.
+    assert summary["methods"]["zero"]["delta_xyz"] > 0
+    assert "| lam |" in (out / "results.md").read_text()
+    looks_like_a_picture(out / "trajectories.png")
+
+
+def test_recon_protocol_end_to_end(tmp_path):
+    data, test = str(tmp_path / "data"), str(tmp_path / "test")
+    generate_trajectories("camera", data, episodes=2, length=11, size=32)
+    generate_trajectories("camera", test, episodes=2, length=11, size=32, seed=1)
+    c = small(camera, "actions", data)
+    c.data.frames = 18  # 9 states: a plan of 8 steps from 1 context state
+    train(c, str(tmp_path / "ac"))
+    c = plan_config(camera, test, baseline=str(tmp_path / "ac"))
+    assert c.plan.straight_line and c.plan.horizon == 8
+    summary = plan(c, str(tmp_path / "run"))
+    assert set(summary["methods"]) == {"random", "zero", "action_conditioned"}
+    assert summary["headline"] == "rpe"
+    for r in summary["methods"].values():
+        assert r["ate"] > 0 and r["rpe"] >= 0 and len(r["per_episode"]["ate"]) == 3
+    looks_like_a_picture(tmp_path / "run" / "plan" / "trajectories.png")
+
+
+def test_mistakes_are_named(arm_runs, tmp_path):
+    data, test, runs = arm_runs
+    with pytest.raises(ConfigError, match="plan.path is empty"):
+        plan(plan_config(arm, ""), str(tmp_path))
+    with pytest.raises(ConfigError, match="plan.baseline.*bottleneck.kind=actions"):
+        plan(plan_config(arm, test, baseline=runs["lam"]), str(tmp_path))
+    with pytest.raises(ConfigError, match=r"latent_dim=3.*set model.bottleneck.latent_dim=4"):
+        c = small(arm, "actions", data)
+        c.model.bottleneck.latent_dim = 3
+        train(c, str(tmp_path / "bad_ac"))
+    c = small(arm, "controller", data)
+    c.controller.world_model = runs["ac"]
+    with pytest.raises(ConfigError, match="no latent actions"):
+        train_controller(c, str(tmp_path / "bad_ctrl"))
+    c = small(arm, "actions", data)
+    c.data.duplicate_frames = False
+    with pytest.raises(DataError, match="duplicate_frames=True"):
+        train(c, str(tmp_path / "no_dup"))
+    assert not os.path.exists(tmp_path / "no_dup" / "checkpoints" / "2")
