@@ -19,13 +19,14 @@ import os
 from absl import app, flags, logging
 
 import common  # noqa: F401  (the shared flags; sets up the path)
-from common import DATA, ROOT, base_config, command_line, table, trained, write_report
+from common import DATA, ROOT, base_config, command_line, run_name, table, trained, write_report
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.planning.run import plan
 from lawm_jax.train.controller import train_controller
 
 TEST_DATA = flags.DEFINE_string("test_data", "", "held-out trajectories (generated with seed 1 if missing)")
-KINDS = flags.DEFINE_list("kinds", ["noisy"], "LAM bottlenecks to plan with (each at the config's coefficient)")
+KINDS = flags.DEFINE_list("kinds", ["noisy"], "LAMs to plan with: bottleneck kinds at the config's coefficient, "
+                          "or KIND:COEF (noisy beta, sparse l1, vq codebook size), e.g. noisy:0.01")
 CONTROLLER_STEPS = flags.DEFINE_integer("controller_steps", 0, "controller steps (0 = the config's)")
 EPISODES = flags.DEFINE_integer("plan_episodes", 0, "planning episodes (0 = the config's, 64)")
 GENERATE = flags.DEFINE_integer("generate", 300, "training episodes to generate if --data is missing")
@@ -43,8 +44,14 @@ def ensure_data(path: str, env: str, episodes: int, size: int, seed: int) -> str
     return path
 
 
-def controller(kind: str, lam: str, arg: str) -> str:
-    workdir = os.path.join(ROOT.value, f"{arg}_{kind}")
+def parse(entry: str):
+    """"noisy" -> ("noisy", None); "noisy:0.01" -> ("noisy", 0.01)."""
+    kind, _, coef = entry.partition(":")
+    return kind, (float(coef) if coef else None)
+
+
+def controller(kind: str, coef, lam: str, arg: str) -> str:
+    workdir = os.path.join(ROOT.value, f"{arg}_{run_name(kind, coef)}")
     c = base_config(kind, arg)
     c.controller.world_model = lam
     if CONTROLLER_STEPS.value:
@@ -64,28 +71,30 @@ def main(argv):
     test = ensure_data(TEST_DATA.value, env, 64, size, 1)
     baseline = trained("actions")
     results, rows = {}, []
-    for i, kind in enumerate(KINDS.value):
-        lam = trained(kind)
+    for i, entry in enumerate(KINDS.value):
+        kind, coef = parse(entry)
+        lam = trained(kind, coef)
+        label = run_name(kind, coef)
         c = base_config(kind, "plan")
         c.plan.path = test
-        c.plan.controller = controller(kind, lam, "controller")
-        c.plan.mlp_controller = controller(kind, lam, "controller_mlp") if i == 0 else ""
+        c.plan.controller = controller(kind, coef, lam, "controller")
+        c.plan.mlp_controller = controller(kind, coef, lam, "controller_mlp") if i == 0 else ""
         c.plan.baseline = baseline
         if EPISODES.value:
             c.plan.episodes = EPISODES.value
-        summary = plan(c, os.path.join(ROOT.value, f"plan_{kind}"))
-        results[kind] = summary
+        summary = plan(c, os.path.join(ROOT.value, f"plan_{label}"))
+        results[label] = summary
         metric_names = [k for k in summary["methods"]["random"] if not k.endswith("_std")
                         and k not in ("per_episode", "seconds_per_plan")]
         for method, r in summary["methods"].items():
             if i and method in ("random", "zero", "action_conditioned"):
                 continue  # the same episodes and keys every time: shown once
-            name = {"lam": f"LAM ({kind}) + controller", "lam_mlp": f"LAM ({kind}) + action-only MLP"}.get(method,
-                                                                                                         method)
+            name = {"lam": f"LAM ({label}) + controller",
+                    "lam_mlp": f"LAM ({label}) + action-only MLP"}.get(method, method)
             rows.append([name] + [f"{r[m]:.4f} ± {r[m + '_std']:.4f}" for m in metric_names]
                         + [f"{r['seconds_per_plan']:.2f}"])
     header = ["method"] + metric_names + ["s / plan"]
-    body = (f"{env} simulator, {probe.plan.protocol} protocol, {results[KINDS.value[0]]['episodes']} held-out "
+    body = (f"{env} simulator, {probe.plan.protocol} protocol, {next(iter(results.values()))['episodes']} held-out "
             f"episodes (mean ± std over episodes; lower is better).\n\n" + table(header, rows)
             + f"\n\nPaper, for orientation: {PAPER[probe.plan.protocol]}.\n\nCommand: `{command_line()}`\n")
     path = write_report("planning_table", f"Planning, {probe.plan.protocol} protocol ({env})", body, results)

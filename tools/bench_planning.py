@@ -1,0 +1,112 @@
+"""Planning latency: wall time of one CEM replanning step through a world model.
+
+    python tools/bench_planning.py                          # the arm and camera configs' budgets
+    python tools/bench_planning.py --configs=configs/arm.py --samples=300 --iterations=15 --json=/tmp/p.json
+
+For each config (its `plan` section gives the protocol's budget: DROID-style 300 samples
+x 15 iterations x horizon 3; RECON-style 120 x 1 x 8, straight-line), builds the world
+model and controller at the config's sizes with random parameters (the time does not
+depend on training), encodes nothing (random context and goal states), and times the
+jitted planner: all samples roll out in one batched call per step. Reports the median
+of --repeats calls after one compiling call, for the LAM driven by its controller and
+for the action-conditioned baseline (its predictor takes the actions directly).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # configs/
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lawm_jax.config import world_model_config  # noqa: E402
+from lawm_jax.planning.planner import WorldModelPlanner  # noqa: E402
+from lawm_jax.planning.run import cem_config  # noqa: E402
+from lawm_jax.train.controller import controller_config, init_controller, make_controller  # noqa: E402
+from lawm_jax.world_model import WorldModel  # noqa: E402
+
+
+def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> dict:
+    """{"compile_s", "median_s", "min_s", "rollout_steps_per_s"} of one replanning step."""
+    wm_cfg = world_model_config(config)
+    if drive == "actions":
+        config.model.bottleneck.kind = "actions"
+        config.model.bottleneck.latent_dim = action_dim
+        wm_cfg = world_model_config(config)
+    wm = WorldModel(wm_cfg)
+    params = wm.init(jax.random.key(0))
+    controller, controller_params = None, None
+    if drive == "controller":
+        controller = make_controller(controller_config(config), wm_cfg)
+        controller_params = init_controller(controller, wm_cfg, action_dim, jax.random.key(1))
+    cem = cem_config(config.plan)
+    planner = WorldModelPlanner(wm, cem, action_dim, drive, controller)
+    n, d = wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width
+    context = jax.random.normal(jax.random.key(2), (1, n, d))
+    goal = jax.random.normal(jax.random.key(3), (n, d))
+    t0 = time.perf_counter()
+    jax.block_until_ready(planner(jax.random.key(0), params, controller_params, context, goal))
+    compile_s = time.perf_counter() - t0
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(planner(jax.random.key(i + 1), params, controller_params, context, goal))
+        times.append(time.perf_counter() - t0)
+    median = float(np.median(times))
+    return {"compile_s": compile_s, "median_s": median, "min_s": float(np.min(times)),
+            "rollout_steps_per_s": cem.samples * cem.iterations * cem.horizon / median}
+
+
+def run(config_paths, repeats: int, overrides: dict) -> list[dict]:
+    """One row per config and drive (the LAM through its controller, the baseline)."""
+    rows = []
+    for path in config_paths:
+        spec = importlib.util.spec_from_file_location("bench_config", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for drive in ("controller", "actions"):
+            config = module.get_config("plan")  # fresh: planning_latency edits it for the baseline
+            config.plan.update({k: v for k, v in overrides.items() if v})
+            config.plan.elites = min(config.plan.elites, config.plan.samples)
+            p = config.plan
+            row = {"config": path, "drive": drive, "samples": p.samples, "iterations": p.iterations,
+                   "horizon": p.horizon, "image_size": config.data.image_size,
+                   "predictor": f"{config.model.predictor.width}x{config.model.predictor.depth}",
+                   "device": jax.devices()[0].device_kind}
+            rows.append({**row, **planning_latency(config, drive, module.ACTION_DIM, repeats)})
+    return rows
+
+
+def markdown(rows) -> str:
+    lines = ["| config | drive | samples x iterations x horizon | s per replanning step (median) | "
+             "rollout steps / s | compile s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {os.path.basename(r['config'])} ({r['image_size']}px, predictor {r['predictor']}) | "
+                     f"{r['drive']} | {r['samples']} x {r['iterations']} x {r['horizon']} | {r['median_s']:.3f} | "
+                     f"{r['rollout_steps_per_s']:.0f} | {r['compile_s']:.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    CONFIGS = flags.DEFINE_list("configs", ["configs/arm.py", "configs/camera.py"], "config files (plan budgets)")
+    REPEATS = flags.DEFINE_integer("repeats", 5, "timed calls after the compiling one")
+    SAMPLES = flags.DEFINE_integer("samples", 0, "override plan.samples (0: the config's)")
+    ITERATIONS = flags.DEFINE_integer("iterations", 0, "override plan.iterations (0: the config's)")
+    JSON = flags.DEFINE_string("json", "", "also write the rows here")
+
+    def main(argv):
+        del argv
+        rows = run(CONFIGS.value, REPEATS.value, {"samples": SAMPLES.value, "iterations": ITERATIONS.value})
+        print(markdown(rows))
+        if JSON.value:
+            with open(JSON.value, "w") as f:
+                json.dump(rows, f, indent=2)
+
+    app.run(main)
