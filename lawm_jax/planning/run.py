@@ -55,7 +55,7 @@ def plan(config, workdir: str) -> dict:
     for name, path in (("lam", p.controller), ("lam_mlp", p.mlp_controller)):
         if path:
             ctrl = load_controller(path)
-            _check_actions(ctrl.action_names, meta, path)
+            _check_run(ctrl.world_model, ctrl.action_names, meta, path)
             methods.append(world_model_method(name, ctrl.world_model, ctrl.action_stats, cem, "controller",
                                               ctrl.controller, ctrl.params, p.cost))
             models[name] = {"controller": os.path.abspath(path), "controller_kind": ctrl.controller.config.kind,
@@ -66,7 +66,7 @@ def plan(config, workdir: str) -> dict:
         if model.wm.config.bottleneck.kind != "actions":
             raise ConfigError(f"config.plan.baseline={p.baseline!r} is a {model.wm.config.bottleneck.kind} "
                               "LAM; the baseline is a run with model.bottleneck.kind=actions")
-        _check_actions(model.action_names, meta, p.baseline)
+        _check_run(model, model.action_names, meta, p.baseline)
         methods.append(world_model_method("action_conditioned", model, model.action_stats, cem, "actions",
                                           metric=p.cost))
         models["action_conditioned"] = {"world_model": os.path.abspath(p.baseline), "step": model.step}
@@ -107,10 +107,15 @@ def results_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _check_actions(names, meta: dict, run: str):
+def _check_run(model, names, meta: dict, run: str):
+    """The run was trained on this environment's actions and frame size."""
     if list(names or []) != list(meta["action_names"]):
         raise ConfigError(f"the run {run} was trained on actions {names}, but config.plan.path holds "
                           f"{meta['action_names']} ({meta['env']}): plan on the same environment")
+    size = model.wm.config.image_size[0]
+    if size != meta["image_size"]:
+        raise ConfigError(f"the run {run} takes {size}px frames, but config.plan.path holds "
+                          f"{meta['image_size']}px ones: regenerate them with --size={size}")
 
 
 def _repeat(current, model):

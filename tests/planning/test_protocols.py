@@ -12,6 +12,7 @@ from lawm_jax.api import load_controller, load_world_model
 from lawm_jax.config import ConfigError
 from lawm_jax.data.clips import DataError
 from lawm_jax.data.trajectories import generate_trajectories
+from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
 from lawm_jax.train.controller import train_controller
 from lawm_jax.train.loop import train
@@ -96,6 +97,14 @@ def test_mistakes_are_named(arm_runs, tmp_path):
         plan(plan_config(arm, ""), str(tmp_path))
     with pytest.raises(ConfigError, match="plan.baseline.*bottleneck.kind=actions"):
         plan(plan_config(arm, test, baseline=runs["lam"]), str(tmp_path))
+    wrong_size = str(tmp_path / "test64")
+    generate_trajectories("arm", wrong_size, episodes=1, length=5, size=64)
+    with pytest.raises(ConfigError, match="takes 32px frames.*--size=32"):
+        plan(plan_config(arm, wrong_size, baseline=runs["ac"]), str(tmp_path))
+    with pytest.raises(ConfigError, match="no latent actions to evaluate"):
+        c = small(arm, "actions", data)
+        c.job = "evaluate"
+        evaluate(c, runs["ac"])
     with pytest.raises(ConfigError, match=r"latent_dim=3.*set model.bottleneck.latent_dim=4"):
         c = small(arm, "actions", data)
         c.model.bottleneck.latent_dim = 3
