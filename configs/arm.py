@@ -14,10 +14,13 @@
         --config.plan.path=/data/arm_test --config.plan.controller=/runs/arm_ctrl \
         --config.plan.baseline=/runs/arm_ac
 
-Every frame is duplicated to fill the tiny encoder's 2-frame tubelet (the paper's frame
-duplication), so one state is one frame at 4 fps and one action drives each transition;
-the LAM is trained that way too, so that the controller and the planner see the states
-it was trained on. Clips of 4 frames (H + 1 for H = 3), 32x32 pixels (generate with --size=32).
+The encoder runs per frame (V-JEPA 2-AC's mode: each frame duplicated into its own
+tubelet and encoded alone), so one state is one frame at 4 fps, one action drives each
+transition, and a goal image encoded alone is the same kind of state the predictor
+learns to predict. (With the frame-causal encoder a state carries its past frames: a
+goal encoded alone differed from the same frame encoded in its clip by 2/3 of the change
+a plan has to make, docs/RESULTS.md; `data.duplicate_frames=True` is the paper's frame
+duplication for that encoder.) Clips of 4 frames (H + 1 for H = 3), 32x32 pixels.
 """
 from configs import tiny
 
@@ -34,10 +37,10 @@ def get_config(arg: str | None = None):
     c.data.source = "trajectories"
     c.data.path = ""  # tools/make_trajectories.py --env=arm
     c.data.holdout = ""
-    c.data.duplicate_frames = True
+    c.model.encoder["mode"] = "per_frame"
     c.data.flip = False
     c.data.image_size = 32  # the gripper moves ~1-2 px per step: visible, and 4x cheaper than 64
-    c.data.frames = 8   # 4 states after duplication
+    c.data.frames = 4   # = states
     c.data.global_batch = 32
     c.train.steps = 2000
     if arg == "actions":

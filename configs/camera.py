@@ -21,7 +21,7 @@ ACTION_DIM = 3  # (forward, left, yaw)
 
 def get_config(arg: str | None = None):
     c = arm.get_config(arg)
-    c.data.frames = 20  # 10 states after duplication
+    c.data.frames = 10  # = states (per-frame encoder)
     c.data.global_batch = 16
     if c.model.bottleneck.kind == "actions":
         c.model.bottleneck.latent_dim = ACTION_DIM

@@ -33,6 +33,15 @@ def small(module, arg, data, **train):
     return c
 
 
+def frame_causal(c):
+    """The paper's frame-causal encoder with its frame duplication (the configs encode
+    per frame): every frame twice, 2 frames per state."""
+    c.model.encoder["mode"] = "frame_causal"
+    c.data.duplicate_frames = True
+    c.data.frames = 2 * c.data.frames
+    return c
+
+
 @pytest.fixture(scope="module")
 def arm_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("arm")
@@ -40,9 +49,9 @@ def arm_runs(tmp_path_factory):
     generate_trajectories("arm", data, episodes=3, length=6, size=32)
     generate_trajectories("arm", test, episodes=2, length=6, size=32, seed=1)
     runs = {name: str(root / name) for name in ("lam", "ac", "ctrl")}
-    train(small(arm, "noisy", data), runs["lam"])
-    train(small(arm, "actions", data), runs["ac"])
-    c = small(arm, "controller", data)
+    train(frame_causal(small(arm, "noisy", data)), runs["lam"])
+    train(frame_causal(small(arm, "actions", data)), runs["ac"])
+    c = frame_causal(small(arm, "controller", data))
     c.controller.world_model = runs["lam"]
     train_controller(c, runs["ctrl"])
     return data, test, runs
@@ -58,6 +67,7 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     _, test, runs = arm_runs
     ctrl = load_controller(runs["ctrl"])
     assert ctrl.world_model.wm.config.bottleneck.kind == "noisy" and ctrl.action_names[0] == "dx"
+    assert ctrl.world_model.wm.config.encoder.frames_per_step() == 2  # plans on duplicated frames
     assert load_world_model(runs["ac"]).action_stats == ctrl.action_stats  # the same training data
     summary = plan(plan_config(arm, test, controller=runs["ctrl"], baseline=runs["ac"]), str(tmp_path))
     out = tmp_path / "plan"
@@ -79,7 +89,7 @@ def test_recon_protocol_end_to_end(tmp_path):
     generate_trajectories("camera", data, episodes=2, length=11, size=32)
     generate_trajectories("camera", test, episodes=2, length=11, size=32, seed=1)
     c = small(camera, "actions", data)
-    c.data.frames = 18  # 9 states: a plan of 8 steps from 1 context state
+    c.data.frames = 9  # 9 states: a plan of 8 steps from 1 context state
     train(c, str(tmp_path / "ac"))
     c = plan_config(camera, test, baseline=str(tmp_path / "ac"))
     assert c.plan.straight_line and c.plan.horizon == 8
@@ -102,18 +112,18 @@ def test_mistakes_are_named(arm_runs, tmp_path):
     with pytest.raises(ConfigError, match="takes 32px frames.*--size=32"):
         plan(plan_config(arm, wrong_size, baseline=runs["ac"]), str(tmp_path))
     with pytest.raises(ConfigError, match="no latent actions to evaluate"):
-        c = small(arm, "actions", data)
+        c = frame_causal(small(arm, "actions", data))
         c.job = "evaluate"
         evaluate(c, runs["ac"])
     with pytest.raises(ConfigError, match=r"latent_dim=3.*set model.bottleneck.latent_dim=4"):
-        c = small(arm, "actions", data)
+        c = frame_causal(small(arm, "actions", data))
         c.model.bottleneck.latent_dim = 3
         train(c, str(tmp_path / "bad_ac"))
-    c = small(arm, "controller", data)
+    c = frame_causal(small(arm, "controller", data))
     c.controller.world_model = runs["ac"]
     with pytest.raises(ConfigError, match="no latent actions"):
         train_controller(c, str(tmp_path / "bad_ctrl"))
-    c = small(arm, "actions", data)
+    c = frame_causal(small(arm, "actions", data))
     c.data.duplicate_frames = False
     with pytest.raises(DataError, match="duplicate_frames=True"):
         train(c, str(tmp_path / "no_dup"))
