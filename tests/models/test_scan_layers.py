@@ -5,6 +5,7 @@ import dataclasses
 
 import chex
 import jax
+import pytest
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -23,6 +24,7 @@ def with_layers(cfg: WorldModelConfig, **flags) -> WorldModelConfig:
                                predictor=dataclasses.replace(cfg.predictor, **flags))
 
 
+@pytest.mark.slow  # compiles every network twice: about 50 s on 2 cores
 def test_scan_matches_the_layer_loop(tmp_path):
     base = tiny_world_model_config("noisy")
     loop_wm, scan_wm = WorldModel(base), WorldModel(with_layers(base, scan=True, remat=True))

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tools.bench_planning import markdown, run
 
 
@@ -17,6 +19,7 @@ def test_rows_for_each_config_and_drive():
     assert markdown(rows).count("\n") == 3
 
 
+@pytest.mark.slow  # a fresh process: imports and two compiles, ~20 s
 def test_command_line_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     subprocess.run([sys.executable, "tools/bench_planning.py", "--configs=configs/camera.py", "--repeats=1",

@@ -19,6 +19,7 @@ from lawm_jax.world_model import WorldModel
 from tests.train.test_training import small_config
 
 
+@pytest.mark.slow  # two trainings and a features job: about a minute on 2 cores
 def test_training_on_cached_features_equals_training_on_video(tmp_path):
     c = small_config("sparse", steps=4)
     c.data.num_clips = 10  # 2 full batches of 4 and a padded one of 2

@@ -47,9 +47,22 @@ def run_steps(config, mesh, mode, batches, collectives="auto"):
     return losses, state
 
 
-# vq (its code counts and dead-code resets also all-reduced) runs with the slow tests: each
-# case compiles the step four times, about a minute on 2 cores.
-@pytest.mark.parametrize("kind", ["sparse", pytest.param("vq", marks=pytest.mark.slow)])
+def test_data_parallel_equals_one_device():
+    """The default run's check (two compiles): 4-way data parallel under jit == 1 device."""
+    config = tiny.get_config("sparse")
+    config.data.global_batch = 8
+    batches = [np.random.default_rng(i).integers(0, 256, (8, 8, 32, 32, 3), dtype=np.uint8) for i in range(2)]
+    losses, state = run_steps(config, sharding.make_mesh(devices=jax.devices()[:1]), "replicated", batches)
+    other_losses, other_state = run_steps(config, sharding.make_mesh(), "replicated", batches)
+    np.testing.assert_allclose(other_losses, losses, rtol=2e-5)
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(other_state.params)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-5)
+
+
+# Every mode, and vq (its code counts and dead-code resets also all-reduced), with the slow
+# tests: each case compiles the step four times, about two minutes on 2 cores.
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sparse", "vq"])
 def test_single_device_data_parallel_and_fsdp_agree(kind):
     config = tiny.get_config(kind)
     config.data.global_batch = 8
