@@ -6,17 +6,16 @@ import json
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
 from lawm_jax import checkpoint
 from lawm_jax.models.controller import Controller, ControllerConfig
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
-from lawm_jax.train.controller import CONTROLLER_FILE, ControllerState, init_controller, make_controller
-from lawm_jax.train.decoder import DECODER_FILE, DecoderState, init_decoder
+from lawm_jax.train.controller import CONTROLLER_FILE, init_controller, make_controller
+from lawm_jax.train.decoder import DECODER_FILE, init_decoder
 from lawm_jax.train.loop import CONFIG_FILE
 from lawm_jax.train.optimizer import make_optimizer
-from lawm_jax.train.step import TrainState, init_train_state
+from lawm_jax.train.step import NetworkState, TrainState, init_train_state
 from lawm_jax.world_model import Params, WorldModel, WorldModelConfig
 
 
@@ -151,10 +150,10 @@ def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
 
     def abstract():
         params = init_decoder(decoder, wm_cfg, jax.random.key(0))
-        return DecoderState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+        return NetworkState.create(tx, params)
 
     step, state = _restore(workdir, step, jax.eval_shape(abstract))
-    return LoadedDecoder(decoder, DecoderState(*state).params, step, saved["encoder_checkpoint"])
+    return LoadedDecoder(decoder, NetworkState(*state).params, step, saved["encoder_checkpoint"])
 
 
 def load_controller(workdir: str, step: int | None = None) -> LoadedController:
@@ -169,8 +168,8 @@ def load_controller(workdir: str, step: int | None = None) -> LoadedController:
 
     def abstract():
         params = init_controller(controller, wm_cfg, action_dim, jax.random.key(0))
-        return ControllerState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+        return NetworkState.create(tx, params)
 
     step, state = _restore(workdir, step, jax.eval_shape(abstract))
-    return LoadedController(controller, ControllerState(*state).params, step, world_model, saved["world_model"],
+    return LoadedController(controller, NetworkState(*state).params, step, world_model, saved["world_model"],
                             saved["action_names"], saved["action_stats"])

@@ -14,12 +14,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 from jax.sharding import NamedSharding
 
 from lawm_jax.config import ConfigError, validate
@@ -27,18 +25,12 @@ from lawm_jax.data.pipeline import config_batches
 from lawm_jax.models.controller import Controller, ControllerConfig, apply_steps
 from lawm_jax.train import optimizer, sharding
 from lawm_jax.train.loop import CompiledStep, mesh_for, run_steps, trajectory_actions, write_json
-from lawm_jax.train.step import all_finite, keep_if_finite
+from lawm_jax.train.step import NetworkState, update_if_finite
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
 CONTROLLER_FILE = "controller.json"
 ARCH_FIELDS = tuple(f.name for f in dataclasses.fields(ControllerConfig))
 
-
-class ControllerState(NamedTuple):
-    step: jax.Array
-    params: Any
-    opt_state: optax.OptState
-    skipped: jax.Array
 
 
 def controller_loss(controller: Controller, params, states, actions, targets):
@@ -51,7 +43,7 @@ def controller_loss(controller: Controller, params, states, actions, targets):
     return mse, {"loss": mse, "rel_error": rel, "latent_norm": jnp.mean(jnp.linalg.norm(z, axis=-1))}
 
 
-def controller_step(wm: WorldModel, controller: Controller, tx, rng, state: ControllerState, frozen, batch):
+def controller_step(wm: WorldModel, controller: Controller, tx, rng, state: NetworkState, frozen, batch):
     """One update; frozen = the LAM's encoder, IDM and bottleneck parameters; batch =
     {"video": uint8 (B, F, H, W, C), "actions": (B, T-1, A)}. The IDM's latents are its
     inference-time ones (the noisy bottleneck's mean)."""
@@ -60,12 +52,7 @@ def controller_step(wm: WorldModel, controller: Controller, tx, rng, state: Cont
     targets = jax.lax.stop_gradient(wm.infer_actions(frozen, states).z)
     grad_fn = jax.value_and_grad(controller_loss, argnums=1, has_aux=True)
     (loss, metrics), grads = grad_fn(controller, state.params, states, batch["actions"], targets)
-    finite = all_finite(loss, grads)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params, opt_state = keep_if_finite(finite, (optax.apply_updates(state.params, updates), opt_state),
-                                       (state.params, state.opt_state))
-    metrics = {**metrics, "grad_norm": optax.global_norm(grads), "nonfinite": (~finite).astype(jnp.int32)}
-    return ControllerState(state.step + 1, params, opt_state, state.skipped + metrics["nonfinite"]), metrics
+    return update_if_finite(tx, state, loss, grads, metrics)
 
 
 def controller_config(config) -> ControllerConfig:
@@ -123,7 +110,7 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
                 "world_model": os.path.abspath(config.controller.world_model), "action_names": action_names,
                 "action_stats": stats, "config": config.to_dict()})
     params = init_controller(controller, wm_cfg, len(action_names), jax.random.key(config.seed))
-    state = ControllerState(jnp.zeros((), jnp.int32), params, compiled.tx.init(params), jnp.zeros((), jnp.int32))
+    state = NetworkState.create(compiled.tx, params)
     frozen = {k: v for k, v in lam.params.items() if k != "predictor"}
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
                                        config.data.global_batch, jax.process_index(), jax.process_count(),

@@ -15,12 +15,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 from absl import logging
 from jax.sharding import NamedSharding
 
@@ -31,18 +29,12 @@ from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
 from lawm_jax.models.lpips import load_lpips, lpips_distance
 from lawm_jax.train import optimizer, sharding
 from lawm_jax.train.loop import CompiledStep, mesh_for, prepare_encoder, run_steps, write_json
-from lawm_jax.train.step import all_finite, keep_if_finite
+from lawm_jax.train.step import NetworkState, update_if_finite
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
 DECODER_FILE = "decoder.json"
 ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "dtype", "remat", "scan")
 
-
-class DecoderState(NamedTuple):
-    step: jax.Array
-    params: Any
-    opt_state: optax.OptState
-    skipped: jax.Array
 
 
 def decoder_config(config, wm_cfg: WorldModelConfig) -> DecoderConfig:
@@ -66,7 +58,7 @@ def decoder_loss(decoder: PixelDecoder, params, states, video, lpips_params=None
     return loss, {"loss": loss, **metrics}
 
 
-def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: float, rng, state: DecoderState,
+def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: float, rng, state: NetworkState,
                  frozen, video):
     """One update of the decoder; frozen = {"encoder": ..., "lpips": ... (optional)}.
     A non-finite loss or gradient changes nothing but the counters, as in train_step."""
@@ -75,12 +67,7 @@ def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: f
     grad_fn = jax.value_and_grad(decoder_loss, argnums=1, has_aux=True)
     (loss, metrics), grads = grad_fn(decoder, state.params, states, video, frozen.get("lpips"),
                                      perceptual_weight)
-    finite = all_finite(loss, grads)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params, opt_state = keep_if_finite(finite, (optax.apply_updates(state.params, updates), opt_state),
-                                       (state.params, state.opt_state))
-    metrics = {**metrics, "grad_norm": optax.global_norm(grads), "nonfinite": (~finite).astype(jnp.int32)}
-    return DecoderState(state.step + 1, params, opt_state, state.skipped + metrics["nonfinite"]), metrics
+    return update_if_finite(tx, state, loss, grads, metrics)
 
 
 @functools.lru_cache(maxsize=4)
@@ -128,7 +115,7 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
                 "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights,
                 "config": config.to_dict()})
     params = init_decoder(decoder, wm_cfg, jax.random.key(config.seed))
-    state = DecoderState(jnp.zeros((), jnp.int32), params, tx.init(params), jnp.zeros((), jnp.int32))
+    state = NetworkState.create(tx, params)
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
                                        config.data.global_batch, jax.process_index(), jax.process_count())
     frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}

@@ -72,6 +72,30 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     return TrainState(state.step + 1, *kept, state.skipped + metrics["nonfinite"]), metrics
 
 
+class NetworkState(NamedTuple):
+    """The state of a job that trains one network on frozen inputs (decoder, controller)."""
+    step: jax.Array
+    params: Any
+    opt_state: optax.OptState
+    skipped: jax.Array
+
+    @classmethod
+    def create(cls, tx: optax.GradientTransformation, params) -> "NetworkState":
+        zero = lambda: jnp.zeros((), jnp.int32)  # noqa: E731  (two buffers: both are donated)
+        return cls(zero(), params, tx.init(params), zero())
+
+
+def update_if_finite(tx: optax.GradientTransformation, state: NetworkState, loss, grads, metrics: dict):
+    """The optimizer step of a NetworkState, applied only when the loss and gradients are
+    finite (as in train_step); returns (state, metrics + grad_norm and nonfinite)."""
+    finite = all_finite(loss, grads)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params, opt_state = keep_if_finite(finite, (optax.apply_updates(state.params, updates), opt_state),
+                                       (state.params, state.opt_state))
+    metrics = {**metrics, "grad_norm": optax.global_norm(grads), "nonfinite": (~finite).astype(jnp.int32)}
+    return NetworkState(state.step + 1, params, opt_state, state.skipped + metrics["nonfinite"]), metrics
+
+
 def all_finite(loss, grads) -> jax.Array:
     """True when the loss and every gradient entry are finite."""
     return jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
