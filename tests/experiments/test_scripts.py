@@ -39,3 +39,20 @@ def test_experiment_scripts(tmp_path):
     report, rows = script("scaling_study", root, "--kinds=noisy", "--steps=4")
     assert {r["axis"] for r in rows} == {"steps", "width", "data"} and len(rows) == 10
     assert os.path.exists(os.path.join(root, "scaling_study.png"))
+
+
+@pytest.mark.slow
+def test_planning_table_script(tmp_path):
+    """The whole planning chain on a few generated arm episodes, a few steps per model."""
+    root = str(tmp_path)
+    cmd = [sys.executable, os.path.join(REPO, "experiments", "planning_table.py"), f"--root={root}",
+           f"--config={os.path.join(REPO, 'configs', 'arm.py')}", f"--data={root}/arm", f"--test_data={root}/test",
+           "--generate=3", "--length=6", "--steps=2", "--controller_steps=2", "--plan_episodes=2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(root, "planning_table.json")))
+    assert set(results) == {"noisy"} and results["noisy"]["episodes"] == 2
+    assert set(results["noisy"]["methods"]) == {"random", "zero", "lam", "lam_mlp", "action_conditioned"}
+    report = open(os.path.join(root, "planning_table.md")).read()
+    assert "| LAM (noisy) + controller |" in report and "delta_xyz − random" in report and "0.15 m" in report
+    assert os.path.exists(os.path.join(root, "plan_noisy", "plan", "trajectories.png"))
