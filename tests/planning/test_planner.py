@@ -1,0 +1,53 @@
+"""The world-model planner: its cost is the distance of the rolled-out final state to the
+goal, and CEM through it recovers a latent sequence that produced the goal."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lawm_jax.planning.cem import CEMConfig
+from lawm_jax.planning.planner import WorldModelPlanner, state_distance
+from lawm_jax.world_model import WorldModel
+from tests.helpers import perturb, tiny_world_model_config
+
+
+@pytest.fixture(scope="module")
+def model():
+    wm = WorldModel(tiny_world_model_config())
+    params = perturb(wm.init(jax.random.key(0)), scale=0.2)
+    context = jax.random.normal(jax.random.key(1), (1, 6, 52))
+    return wm, params, context
+
+
+def test_cost_is_the_distance_of_the_rollout_to_the_goal(model):
+    wm, params, context = model
+    planner = WorldModelPlanner(wm, CEMConfig(horizon=2, samples=4, elites=2, iterations=1), 7, "latent",
+                                metric="l1")
+    plans = jax.random.normal(jax.random.key(2), (3, 2, 7))
+    goal = jax.random.normal(jax.random.key(3), (6, 52))
+    final = wm.rollout(params, jnp.broadcast_to(context, (3, 1, 6, 52)), plans)[:, -1]
+    want = np.abs(np.asarray(final) - np.asarray(goal)).mean(axis=(1, 2))
+    np.testing.assert_allclose(planner.cost(plans, params, None, context, goal), want, rtol=1e-5)
+    np.testing.assert_allclose(state_distance(final, goal, "l2"), np.square(final - goal).mean(axis=(1, 2)),
+                               rtol=1e-5)
+
+
+def test_cem_in_latent_space_reaches_a_reachable_goal(model):
+    wm, params, context = model
+    true_plan = 0.8 * jax.random.normal(jax.random.key(4), (1, 2, 7))
+    goal = wm.rollout(params, context[None], true_plan)[0, -1]
+    planner = WorldModelPlanner(wm, CEMConfig(horizon=2, samples=64, elites=6, iterations=8), 7, "latent")
+    result = planner(jax.random.key(5), params, None, context, goal)
+    zero_cost = planner.cost(jnp.zeros((1, 2, 7)), params, None, context, goal)[0]
+    found = planner.cost(result.plan[None], params, None, context, goal)[0]
+    assert float(found) < 0.2 * float(zero_cost)
+
+
+def test_bad_planner_settings_are_refused(model):
+    wm, _, _ = model
+    with pytest.raises(ValueError, match="needs a controller"):
+        WorldModelPlanner(wm, CEMConfig(), 7, "controller")
+    with pytest.raises(ValueError, match="drive 'steer'"):
+        WorldModelPlanner(wm, CEMConfig(), 7, "steer")
+    with pytest.raises(ValueError, match="planning cost 'l3'"):
+        WorldModelPlanner(wm, CEMConfig(), 7, "latent", metric="l3")
