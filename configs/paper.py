@@ -9,7 +9,10 @@ About 12 h on 64 H100s in the paper.
     python -m lawm_jax.main --config=configs/paper.py:noisy --workdir=/runs/lam_noisy \
         --config.model.encoder_checkpoint=/ckpt/vjepa2_vitl
 
-`configs/paper.py:decoder` is the pixel decoder's job (§3.4) for the same encoder.
+`configs/paper.py:decoder` is the pixel decoder's job (§3.4) for the same encoder;
+`configs/paper.py:controller` the controller's (§7: 3k steps, batch 256, frames
+duplicated) on action-labelled trajectories (`--config.data.path=...` and
+`--config.controller.world_model=` the LAM's workdir).
 Bottleneck coefficients default to the paper's scaling-study values (sparse l1=0.01,
 noisy beta=5e-5); sweep them with --config.model.bottleneck.l1=... or .beta=...
 """
@@ -47,6 +50,12 @@ def get_config(arg: str | None = None):
     # The decoder (§3.4): a ViT-L like the encoder; batch 512, 90k steps, 12k warm-up.
     c.decoder.update(width=1024, depth=24, num_heads=16, mlp_hidden=4096, dtype="bfloat16", remat=True,
                      scan=True)
+    # The controller (§7): 2 self-attention blocks and 1 cross-attention block at the
+    # predictor's width; configs/tiny.py:controller sets the paper's training recipe.
+    c.controller.update(width=1024, num_heads=16, mlp_hidden=4096, dtype="bfloat16")
+    if arg in ("controller", "controller_mlp"):  # App. A (the LAM's values above do not apply)
+        c.data.update(source="trajectories", global_batch=256, frames=16, cache_mb=0)
+        c.train.update(steps=3000, adam_lr=1e-3, weight_decay=0.04, warmup_frac=0.1)
     if arg == "decoder":
         c.data.global_batch = 512
         c.train.steps = 90_000

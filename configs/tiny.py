@@ -5,8 +5,10 @@
         --config.train.steps=100
 
 The optional argument picks the bottleneck: sparse (default), noisy, vq,
-deterministic or unconstrained; or `decoder` for the pixel-decoder job with the paper's
-decoder optimiser (AdamW 3e-4, weight decay 0.01; lawm_jax/train/decoder.py):
+deterministic or unconstrained; `controller` / `controller_mlp` for the controller job
+with the paper's recipe (configs/arm.py has the whole planning chain); or `decoder` for
+the pixel-decoder job with the paper's decoder optimiser (AdamW 3e-4, weight decay 0.01;
+lawm_jax/train/decoder.py):
 
     python -m lawm_jax.main --config=configs/tiny.py:decoder --workdir=/tmp/lawm_decoder \
         --config.model.encoder_checkpoint=/tmp/lawm_tiny/encoder
@@ -23,7 +25,7 @@ from lawm_jax.models.encoder import EncoderConfig
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    bottleneck = None if arg == "decoder" else arg
+    bottleneck = None if arg in ("decoder", "controller", "controller_mlp") else arg
     c = ml_collections.ConfigDict()
     c.job = "train"  # or "features", "decoder", "evaluate", "controller", "plan" (lawm_jax/main.py)
     c.seed = 0
@@ -135,6 +137,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
     c.train.keep_every = 0    # also keep every checkpoint whose step is a multiple of this (0: none)
+    if arg in ("controller", "controller_mlp"):
+        # Paper App. A: AdamW 1e-3, weight decay 0.04, 300 warm-up steps then cosine, 3k
+        # steps, batch 256, on action-labelled trajectories with duplicated frames.
+        c.job = "controller"
+        c.controller.kind = "mlp" if arg == "controller_mlp" else "attention"
+        c.train.update(adam_lr=1e-3, weight_decay=0.04, steps=3000, warmup_frac=0.1)
+        c.data.update(source="trajectories", path="", holdout="", duplicate_frames=True, flip=False,
+                      global_batch=256)
     if arg == "decoder":  # paper §3.4: Muon 0.02 + AdamW 3e-4, weight decay 0.01
         c.job = "decoder"
         c.train.adam_lr = 3e-4

@@ -1,7 +1,7 @@
 """Configs: the shipped ones validate, bad values fail early naming the field."""
 import pytest
 
-from configs import paper, tiny
+from configs import arm, camera, paper, tiny
 from lawm_jax.config import ConfigError, validate
 
 
@@ -35,6 +35,20 @@ def test_paper_config_is_the_papers_recipe():
     # bf16 compute, remat and scan over layers: ViT-L compiles in seconds (PERFORMANCE.md)
     for net in (enc, wm_cfg.idm, pred):
         assert (net.dtype, net.remat, net.scan) == ("bfloat16", True, True)
+
+
+def test_paper_controller_and_planning_recipes():
+    c = paper.get_config("controller")
+    assert c.job == "controller" and c.controller.kind == "attention"
+    assert (c.controller.width, c.controller.depth, c.controller.num_heads) == (1024, 2, 16)
+    t = c.train
+    assert (t.steps, t.adam_lr, t.weight_decay, t.warmup_frac, c.data.global_batch) == (3000, 1e-3, 0.04, 0.1, 256)
+    assert c.data.duplicate_frames and c.data.source == "trajectories"  # one state per real frame
+    assert paper.get_config("controller_mlp").controller.kind == "mlp"
+    p = arm.get_config("plan").plan  # the DROID protocol's budget
+    assert (p.protocol, p.horizon, p.samples, p.elites, p.iterations, p.episodes) == ("droid", 3, 300, 10, 15, 64)
+    p = camera.get_config("plan").plan  # NWM's
+    assert (p.protocol, p.horizon, p.samples, p.iterations, p.straight_line) == ("recon", 8, 120, 1, True)
 
 
 @pytest.mark.parametrize("field,value,message", [
