@@ -116,7 +116,12 @@ def main(argv):
             c.plan.baseline = baseline
             if EPISODES.value:
                 c.plan.episodes = EPISODES.value
-            results[label] = plan(c, os.path.join(ROOT.value, f"plan_{label}"))
+            done = os.path.join(ROOT.value, f"plan_{label}", "plan", "results.json")
+            if os.path.exists(done):  # planned before (same runs): reuse, as the trained models are
+                with open(done) as f:
+                    results[label] = json.load(f)
+            else:
+                results[label] = plan(c, os.path.join(ROOT.value, f"plan_{label}"))
     body = report(results, env, protocol) + f"\n\nPaper, for orientation: {PAPER[protocol]}.\n"
     if REPORT_ONLY.value:  # the saved runs' command stays in ROOT/planning_table.md
         print(body)
