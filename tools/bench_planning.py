@@ -33,11 +33,10 @@ from lawm_jax.world_model import WorldModel  # noqa: E402
 
 def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> dict:
     """{"compile_s", "median_s", "min_s", "rollout_steps_per_s"} of one replanning step."""
-    wm_cfg = world_model_config(config)
-    if drive == "actions":
+    if drive == "actions":  # the baseline: the predictor takes the actions as latents
         config.model.bottleneck.kind = "actions"
         config.model.bottleneck.latent_dim = action_dim
-        wm_cfg = world_model_config(config)
+    wm_cfg = world_model_config(config)
     wm = WorldModel(wm_cfg)
     params = wm.init(jax.random.key(0))
     controller, controller_params = None, None

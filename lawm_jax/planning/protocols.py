@@ -92,14 +92,15 @@ def score(protocol: str, episode: dict, planned_HA) -> dict:
 
 
 def true_path(protocol: str, episode: dict) -> np.ndarray:
-    """(H+1, 2) x-y path of the episode: end-effector displacement from the start (droid)
-    or camera position (recon)."""
+    """(H+1, 2) x-y path of the episode: end-effector displacement from the start (droid,
+    the summed actions) or the recorded camera positions (recon)."""
     if protocol == "droid":
-        return np.concatenate([np.zeros((1, 2)), np.cumsum(episode["actions"][:, :2], axis=0)])
+        return planned_path(protocol, episode, episode["actions"])
     return episode["states"][:, :2]
 
 
 def planned_path(protocol: str, episode: dict, planned_HA) -> np.ndarray:
+    """(H+1, 2) x-y path a plan leads to from the episode's start, as true_path draws it."""
     if protocol == "droid":
         return np.concatenate([np.zeros((1, 2)), np.cumsum(np.asarray(planned_HA)[:, :2], axis=0)])
     return integrate_poses(episode["states"][0], planned_HA)[:, :2]
