@@ -126,7 +126,8 @@ class WorldModel:
         output t predicts s_{t+1} from s_{0:t} and z_{0:t}."""
         return self.predictor.apply({"params": params["predictor"]}, states, latents)
 
-    def rollout(self, params: Params, context_states, latents, context_latents=None) -> jax.Array:
+    def rollout(self, params: Params, context_states, latents, context_latents=None,
+                cache: bool = True) -> jax.Array:
         """Autoregressive prediction of H future states.
 
         context_states (B, C, N, D); latents (B, H, A) drive the transitions from the last
@@ -134,19 +135,28 @@ class WorldModel:
         (inferred with the IDM from the context when None). Returns (B, H, N, D).
         """
         return self.rollout_driven(params, context_states, latents.shape[1],
-                                   lambda i, last: latents[:, i], context_latents, latents.shape[-1])
+                                   lambda i, last: latents[:, i], context_latents, latents.shape[-1],
+                                   cache=cache)
 
     def rollout_driven(self, params: Params, context_states, horizon: int, next_latent,
-                       context_latents=None, latent_dim: int | None = None) -> jax.Array:
+                       context_latents=None, latent_dim: int | None = None,
+                       cache: bool = True) -> jax.Array:
         """rollout with each latent chosen from the state it acts on: z_i =
         next_latent(i, s_hat_i), s_hat_i (B, N, D) being the last state known or predicted
         before transition i (a controller's input: planning). Returns (B, horizon, N, D).
+
+        cache=True keeps the predictor's keys and values of earlier steps, so each step
+        after the first runs the predictor on the newest state's tokens only; cache=False
+        re-runs it over the whole sequence every step (the reference the cache is tested
+        against).
         """
         b, c, n, d = context_states.shape
         a = latent_dim or self.config.bottleneck.latent_dim
         if context_latents is None:
             context_latents = (self.infer_actions(params, context_states).z if c > 1
                                else jnp.zeros((b, 0, a), jnp.float32))
+        if cache:
+            return self._rollout_cached(params, context_states, horizon, next_latent, context_latents)
         # Slot c-1+i of `lat` drives s_{c-1+i} -> s_{c+i}; the causal mask lets the
         # predictor's output c-1+i see only states and latents filled in by then.
         lat = jnp.zeros((b, c + horizon - 1, a), jnp.float32).at[:, :c - 1].set(context_latents)
@@ -163,6 +173,31 @@ class WorldModel:
 
         buf, _ = jax.lax.fori_loop(0, horizon, step, (buf, lat))
         return buf[:, c:]
+
+    def _rollout_cached(self, params, context_states, horizon, next_latent, context_latents):
+        b, c, n, d = context_states.shape
+        steps = c + horizon - 1  # the predictor's input steps: context, then predictions
+
+        def run(states, latents, start, cache):
+            out, variables = self.predictor.apply(
+                {"params": params["predictor"], **cache}, states, latents.astype(jnp.float32),
+                cache_steps=steps, start_step=start, mutable=["cache"])
+            return out, variables
+
+        # The context in one call (it fills the cache), then one new state per step.
+        z = next_latent(0, context_states[:, -1]).astype(jnp.float32)
+        out, cache = run(context_states, jnp.concatenate([context_latents, z[:, None]], 1), 0, {})
+        preds = jnp.zeros((b, horizon, n, d), jnp.float32).at[:, 0].set(out[:, -1])
+
+        def step(i, carry):
+            preds, cache = carry
+            last = jax.lax.dynamic_index_in_dim(preds, i - 1, axis=1, keepdims=True)
+            z = next_latent(i, last[:, 0]).astype(jnp.float32)
+            out, cache = run(last, z[:, None], c - 1 + i, cache)
+            return jax.lax.dynamic_update_slice_in_dim(preds, out, i, 1), cache
+
+        preds, _ = jax.lax.fori_loop(1, horizon, step, (preds, cache))
+        return preds
 
 
 def _layer_norm(x, eps=1e-6):

@@ -51,10 +51,36 @@ def apply_rope(x_BLHK, positions_L3):
     return jnp.moveaxis(jnp.concatenate(parts, axis=-1), -3, -2)
 
 
-def step_causal_mask(steps: int, tokens_per_step: int) -> np.ndarray:
-    """Block-causal mask (L, L): a token of step t attends to all tokens of steps <= t."""
-    step = np.repeat(np.arange(steps), tokens_per_step)
-    return step[:, None] >= step[None, :]
+def step_causal_mask(steps: int, tokens_per_step: int, start=0, key_steps: int | None = None):
+    """Block-causal mask (steps * N, key_steps * N): a query token of step start + i
+    attends to every key token of steps <= start + i.
+
+    Keys default to the queries' own steps (start 0, a square mask). With a key/value
+    cache the queries are the newest steps and the keys the whole cache; `start` may
+    then be traced. A numpy constant when start is a Python int.
+    """
+    xp = np if isinstance(start, int) else jnp
+    query_step = start + xp.repeat(xp.arange(steps), tokens_per_step)
+    key_step = xp.repeat(xp.arange(steps if key_steps is None else key_steps), tokens_per_step)
+    return query_step[:, None] >= key_step[None, :]
+
+
+def dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=None):
+    """softmax(q k^T / sqrt(K)) v through jax.nn.dot_product_attention; softmax in float32.
+
+    On a GPU with bf16/fp16 inputs it asks for cuDNN's fused (flash) kernel, which takes
+    the block-causal mask as a boolean mask; where cuDNN refuses a shape it falls back
+    to XLA's (the same arithmetic).
+    """
+    if mask is not None:
+        mask = jnp.asarray(mask, bool)
+        mask = jnp.broadcast_to(mask, (1,) * (4 - mask.ndim) + mask.shape)
+    if jax.default_backend() == "gpu" and q_BLHK.dtype in (jnp.bfloat16, jnp.float16):
+        try:
+            return jax.nn.dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=mask, implementation="cudnn")
+        except Exception:  # noqa: BLE001 - unsupported shape/dtype/GPU: the XLA path below
+            pass
+    return jax.nn.dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=mask, implementation="xla")
 
 
 class Attention(nn.Module):
@@ -62,6 +88,12 @@ class Attention(nn.Module):
 
     Self-attention when `context` is None, else cross-attention from x to context.
     RoPE is applied when positions are given (q and kv positions may differ).
+
+    Key/value cache (autoregressive rollouts): with `cache_at` (a token offset, may be
+    traced) this call's keys and values are written at that offset of a cache in the
+    "cache" collection, and the queries attend to the whole cache. The cache's length
+    is the mask's last dimension (the mask hides slots not yet written), so the first
+    call, with the cache absent, creates it zero-filled at that length.
     """
 
     width: int
@@ -70,7 +102,8 @@ class Attention(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x_BLD, mask=None, positions=None, context=None, context_positions=None):
+    def __call__(self, x_BLD, mask=None, positions=None, context=None, context_positions=None,
+                 cache_at=None):
         if self.width % self.num_heads:
             raise ValueError(f"width {self.width} is not divisible by num_heads {self.num_heads}")
         head_dim = self.width // self.num_heads
@@ -85,14 +118,14 @@ class Attention(nn.Module):
             q = apply_rope(q, positions)
         if kv_positions is not None:
             k = apply_rope(k, kv_positions)
-        if mask is not None:
-            mask = jnp.asarray(mask, bool)
-            mask = jnp.broadcast_to(mask, (1,) * (4 - mask.ndim) + mask.shape)
-        # Softmax in float32 whatever the compute dtype.
-        logits = jnp.einsum("bqhk,bshk->bhqs", q, k) / np.sqrt(head_dim).astype(q.dtype)
-        logits = logits.astype(jnp.float32)
-        if mask is not None:
-            logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
-        weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
-        out = jnp.einsum("bhqs,bshk->bqhk", weights, v)
+        if cache_at is not None:
+            if mask is None:
+                raise ValueError("a key/value cache needs the mask over the whole cache")
+            cache_shape = (k.shape[0], mask.shape[-1], *k.shape[2:])
+            keys = self.variable("cache", "cached_key", jnp.zeros, cache_shape, k.dtype)
+            values = self.variable("cache", "cached_value", jnp.zeros, cache_shape, v.dtype)
+            keys.value = jax.lax.dynamic_update_slice_in_dim(keys.value, k, cache_at, axis=1)
+            values.value = jax.lax.dynamic_update_slice_in_dim(values.value, v, cache_at, axis=1)
+            k, v = keys.value, values.value
+        out = dot_product_attention(q, k, v, mask)
         return nn.DenseGeneral(self.width, axis=(-2, -1), dtype=self.dtype, name="proj")(out)

@@ -80,7 +80,7 @@ class AdaLNZeroBlock(nn.Module):
     dtype: jnp.dtype = jnp.float32
 
     @nn.compact
-    def __call__(self, x_BTND, cond_BTC, mask=None, positions=None):
+    def __call__(self, x_BTND, cond_BTC, mask=None, positions=None, cache_at=None):
         b, t, n, d = x_BTND.shape
         mod = nn.Dense(6 * self.width, kernel_init=nn.initializers.zeros,
                        dtype=self.dtype, name="modulation")(nn.silu(cond_BTC))
@@ -88,7 +88,7 @@ class AdaLNZeroBlock(nn.Module):
         flat = lambda y: y.reshape(b, t * n, d)  # noqa: E731
         h = layer_norm("norm1", affine=False)(x_BTND) * (1 + scale1) + shift1
         attn = Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(
-            flat(h.astype(self.dtype)), mask=mask, positions=positions)
+            flat(h.astype(self.dtype)), mask=mask, positions=positions, cache_at=cache_at)
         x_BTND = x_BTND + gate1 * attn.reshape(b, t, n, d)
         h = layer_norm("norm2", affine=False)(x_BTND) * (1 + scale2) + shift2
         return x_BTND + gate2 * Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(
@@ -162,7 +162,7 @@ def apply_layers(block_cls, block_kwargs: dict, depth: int, x, *args, scan: bool
         for i in range(depth):
             x = cls(**block_kwargs, name=f"layer_{i}")(x, *args)
         return x
-    stack = nn.scan(_Layer, variable_axes={"params": 0}, split_rngs={"params": True},
+    stack = nn.scan(_Layer, variable_axes={"params": 0, "cache": 0}, split_rngs={"params": True},
                     in_axes=nn.broadcast, length=depth)
     return stack(cls, block_kwargs, name="layers")(x, *args)[0]
 

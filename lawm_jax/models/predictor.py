@@ -37,7 +37,11 @@ class Predictor(nn.Module):
     grid: tuple[int, int]
 
     @nn.compact
-    def __call__(self, states_BTND, latents_BTA):
+    def __call__(self, states_BTND, latents_BTA, cache_steps: int | None = None, start_step=0):
+        """With cache_steps (rollouts; apply with mutable=["cache"]): the inputs are steps
+        start_step .. start_step + T - 1 of a sequence of cache_steps steps whose earlier
+        steps' keys and values are in the "cache" collection (absent on the first call,
+        which must start at step 0). Outputs only the inputs' steps."""
         cfg = self.config
         dtype = jnp.dtype(cfg.dtype)
         b, t, n, d = states_BTND.shape
@@ -47,8 +51,12 @@ class Predictor(nn.Module):
         x = nn.Dense(cfg.width, dtype=dtype, name="embed")(states_BTND)
         cond = nn.Dense(cfg.width, dtype=dtype, name="action_embed")(latents_BTA.astype(jnp.float32))
         positions = grid_positions(t, *self.grid)
-        mask = step_causal_mask(t, n)
-        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions)
+        cache_at = None
+        if cache_steps is not None:
+            positions = positions + jnp.array([1.0, 0.0, 0.0]) * start_step
+            cache_at = start_step * n
+        mask = step_causal_mask(t, n, start_step, cache_steps)
+        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions, cache_at)
         x = layer_norm("norm")(x)
         head_init = nn.initializers.zeros if cfg.residual else nn.initializers.lecun_normal()
         out = nn.Dense(d, dtype=jnp.float32, kernel_init=head_init, name="proj")(x)
