@@ -17,6 +17,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from lawm_jax import checkpoint, plots
+from lawm_jax.flops import compiled_flops
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.pipeline import config_batches
 from lawm_jax.data.trajectories import action_stats, read_trajectories
@@ -58,7 +59,7 @@ class CompiledStep(NamedTuple):
         key = str(jax.tree.map(lambda a: a.shape, args[-1]))
         if key not in self.executables:
             exe = self.step.lower(*args).compile()
-            self.executables[key] = exe, _flops(exe)
+            self.executables[key] = exe, compiled_flops(exe)
         return self.executables[key]
 
 
@@ -116,18 +117,6 @@ def mesh_for(config) -> jax.sharding.Mesh:
         raise ValueError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
                          f"of the {mesh.size} devices")
     return mesh
-
-
-def _flops(executable) -> float | None:
-    """FLOPs of one call over the whole mesh from XLA's cost analysis (None where the
-    backend gives no estimate: an estimate must never stop a run)."""
-    try:
-        cost = executable.cost_analysis()
-    except Exception as e:
-        logging.warning("no FLOP estimate for the step: %s", e)
-        return None
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float(cost["flops"]) if cost and cost.get("flops", 0) > 0 else None
 
 
 def _catch_sigterm():
