@@ -86,10 +86,10 @@ def test_driven_rollout_chooses_each_latent_from_the_state_it_acts_on():
     chex.assert_trees_all_close(got, states[:, 1:], atol=1e-5)
 
 
+# The unrolled float32 predictor's cached rollout is checked against hand-written loops
+# of uncached predictions above, in the default run; these variants run with the slow set.
 @pytest.mark.parametrize("variant", [
-    dict(scan=True, remat=True, residual=True),
-    # The unrolled float32 predictor's cached rollout is also checked against hand loops
-    # above, in the default run.
+    pytest.param(dict(scan=True, remat=True, residual=True), marks=pytest.mark.slow),
     pytest.param(dict(), marks=pytest.mark.slow),
     pytest.param(dict(dtype="bfloat16"), marks=pytest.mark.slow)])
 def test_cached_rollout_equals_the_uncached_one(variant):

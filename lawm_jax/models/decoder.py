@@ -13,7 +13,7 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lawm_jax.models.attention import grid_positions, step_causal_mask
+from lawm_jax.models.attention import grid_positions
 from lawm_jax.models.layers import Block, config_layers, layer_norm, tubelets_to_video
 
 
@@ -49,7 +49,7 @@ class PixelDecoder(nn.Module):
         if n != h * w:
             raise ValueError(f"states have {n} tokens per step; the decoder's grid {h}x{w} needs {h * w}")
         x = nn.Dense(cfg.width, dtype=dtype, name="embed")(states_BTND).reshape(b, t * n, cfg.width)
-        x = config_layers(Block, cfg, x, step_causal_mask(t, n), grid_positions(t, h, w))
+        x = config_layers(Block, cfg, x, None, grid_positions(t, h, w), step_tokens=n)  # block-causal
         x = layer_norm("norm")(x)
         q, p, c = cfg.tubelet, cfg.patch, cfg.in_chans
         x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head")(x)  # (B, L, q*p*p*c)

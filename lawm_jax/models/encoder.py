@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from lawm_jax.models.attention import grid_positions, step_causal_mask
+from lawm_jax.models.attention import grid_positions
 from lawm_jax.models.layers import Block, TubeletEmbed, config_layers, layer_norm
 
 MODES = ("frame_causal", "per_frame", "bidirectional")
@@ -84,9 +84,9 @@ class VideoEncoder(nn.Module):
         bb, t, n, d = x.shape
         h, w = video_BFHWC.shape[2] // cfg.patch, video_BFHWC.shape[3] // cfg.patch
         positions = grid_positions(t, h, w)
-        mask = step_causal_mask(t, n) if cfg.mode == "frame_causal" else None
         x = x.reshape(bb, t * n, d)
-        x = config_layers(Block, cfg, x, mask, positions)
+        # frame_causal: block-causal attention, only the blocks it keeps computed.
+        x = config_layers(Block, cfg, x, None, positions, step_tokens=n if cfg.mode == "frame_causal" else 0)
         x = layer_norm("layernorm")(x)
         return x.reshape(b, -1, n, d)
 

@@ -31,18 +31,20 @@ def layer_norm(name=None, affine=True):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x)).
+    step_tokens > 0: block-causal attention over steps of that many tokens (Attention)."""
 
     width: int
     num_heads: int
     mlp_hidden: int
     dtype: jnp.dtype = jnp.float32
+    step_tokens: int = 0
 
     @nn.compact
     def __call__(self, x, mask=None, positions=None):
         h = layer_norm("norm1")(x).astype(self.dtype)
-        x = x + Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(
-            h, mask=mask, positions=positions)
+        x = x + Attention(self.width, self.num_heads, dtype=self.dtype, step_tokens=self.step_tokens,
+                          name="attention")(h, mask=mask, positions=positions)
         h = layer_norm("norm2")(x).astype(self.dtype)
         return x + Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(h)
 
@@ -78,6 +80,7 @@ class AdaLNZeroBlock(nn.Module):
     num_heads: int
     mlp_hidden: int
     dtype: jnp.dtype = jnp.float32
+    step_tokens: int = 0
 
     @nn.compact
     def __call__(self, x_BTND, cond_BTC, mask=None, positions=None, cache_at=None):
@@ -87,8 +90,9 @@ class AdaLNZeroBlock(nn.Module):
         shift1, scale1, gate1, shift2, scale2, gate2 = jnp.split(mod[:, :, None], 6, axis=-1)
         flat = lambda y: y.reshape(b, t * n, d)  # noqa: E731
         h = layer_norm("norm1", affine=False)(x_BTND) * (1 + scale1) + shift1
-        attn = Attention(self.width, self.num_heads, dtype=self.dtype, name="attention")(
-            flat(h.astype(self.dtype)), mask=mask, positions=positions, cache_at=cache_at)
+        attn = Attention(self.width, self.num_heads, dtype=self.dtype, step_tokens=self.step_tokens,
+                         name="attention")(flat(h.astype(self.dtype)), mask=mask, positions=positions,
+                                           cache_at=cache_at)
         x_BTND = x_BTND + gate1 * attn.reshape(b, t, n, d)
         h = layer_norm("norm2", affine=False)(x_BTND) * (1 + scale2) + shift2
         return x_BTND + gate2 * Mlp(self.width, self.mlp_hidden, dtype=self.dtype, name="mlp")(
@@ -167,10 +171,11 @@ def apply_layers(block_cls, block_kwargs: dict, depth: int, x, *args, scan: bool
     return stack(cls, block_kwargs, name="layers")(x, *args)[0]
 
 
-def config_layers(block_cls, cfg, x, *args):
+def config_layers(block_cls, cfg, x, *args, **block_kwargs):
     """apply_layers with the block sizes, dtype, depth, scan and remat a network config
-    (encoder, IDM, predictor, decoder) names."""
-    kwargs = dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden, dtype=jnp.dtype(cfg.dtype))
+    (encoder, IDM, predictor, decoder) names, and any other block attributes."""
+    kwargs = dict(width=cfg.width, num_heads=cfg.num_heads, mlp_hidden=cfg.mlp_hidden, dtype=jnp.dtype(cfg.dtype),
+                  **block_kwargs)
     return apply_layers(block_cls, kwargs, cfg.depth, x, *args, scan=cfg.scan, remat=cfg.remat)
 
 

@@ -51,12 +51,11 @@ class Predictor(nn.Module):
         x = nn.Dense(cfg.width, dtype=dtype, name="embed")(states_BTND)
         cond = nn.Dense(cfg.width, dtype=dtype, name="action_embed")(latents_BTA.astype(jnp.float32))
         positions = grid_positions(t, *self.grid)
-        cache_at = None
-        if cache_steps is not None:
+        mask, cache_at = None, None  # no mask: block-causal over steps (step_tokens)
+        if cache_steps is not None:  # the new steps against the whole cache
             positions = positions + jnp.array([1.0, 0.0, 0.0]) * start_step
-            cache_at = start_step * n
-        mask = step_causal_mask(t, n, start_step, cache_steps)
-        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions, cache_at)
+            mask, cache_at = step_causal_mask(t, n, start_step, cache_steps), start_step * n
+        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions, cache_at, step_tokens=n)
         x = layer_norm("norm")(x)
         head_init = nn.initializers.zeros if cfg.residual else nn.initializers.lecun_normal()
         out = nn.Dense(d, dtype=jnp.float32, kernel_init=head_init, name="proj")(x)

@@ -54,3 +54,24 @@ def test_step_causal_mask():
     assert m[0, 1] and m[1, 0]          # same step: both ways
     assert m[2, 0] and not m[0, 2]      # step 1 sees step 0, not the reverse
     assert m[5].all() and m[:2, 2:].sum() == 0
+
+
+def test_step_causal_mask_for_new_steps_against_a_cache():
+    """Queries of steps 2..3 against keys of steps 0..4 (a cache of 5 steps, 2 tokens each)."""
+    m = step_causal_mask(2, 2, start=2, key_steps=5)
+    assert m.shape == (4, 10)
+    np.testing.assert_array_equal(m[0], [1] * 6 + [0] * 4)   # step 2 sees steps 0..2
+    np.testing.assert_array_equal(m[3], [1] * 8 + [0] * 2)   # step 3 sees steps 0..3
+    traced = jax.jit(lambda s: step_causal_mask(2, 2, start=s, key_steps=5))(2)
+    np.testing.assert_array_equal(traced, m)
+
+
+def test_block_sparse_step_causal_attention_equals_the_masked_dense_one():
+    """Computing only the blocks the mask keeps gives the dense masked attention."""
+    from lawm_jax.models.attention import dot_product_attention, step_causal_attention
+    steps, n = 5, 3
+    q, k, v = (jax.random.normal(jax.random.key(i), (2, steps * n, 2, 8)) for i in range(3))
+    dense = dot_product_attention(q, k, v, step_causal_mask(steps, n))
+    np.testing.assert_allclose(step_causal_attention(q, k, v, n), dense, atol=1e-5)
+    # ...and differs from attention without the mask.
+    assert np.abs(np.asarray(dot_product_attention(q, k, v) - dense)).max() > 0.1
