@@ -9,6 +9,7 @@ import pytest
 from tools.bench_planning import markdown, run
 
 
+@pytest.mark.slow  # two compiled planners, ~13 s
 def test_rows_for_each_config_and_drive():
     rows = run(["configs/arm.py"], repeats=2, overrides={"samples": 8, "iterations": 2})
     assert [r["drive"] for r in rows] == ["controller", "actions"]
