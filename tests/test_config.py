@@ -89,3 +89,18 @@ def test_unknown_fields_are_rejected():
         c.model.idm.depthh = 3
     with pytest.raises(ConfigError, match=r"config.model.idm=\['depthh'\]: unknown field"):
         validate(c)
+
+
+def test_benchmark_configs():
+    """configs/bench.py: cpu at ViT-S sizes, gpu at the paper's networks in bf16, tiny."""
+    from configs import bench
+    cpu, gpu = validate(bench.get_config("cpu")), validate(bench.get_config("gpu"))
+    assert (cpu.encoder.width, cpu.encoder.depth, cpu.frames, cpu.image_size) == (384, 12, 16, (128, 128))
+    paper_config = paper.get_config()
+    paper_config.data.source = "shapes"
+    paper_cfg = validate(paper_config)
+    assert (gpu.encoder, gpu.idm, gpu.predictor) == (paper_cfg.encoder, paper_cfg.idm, paper_cfg.predictor)
+    assert gpu.predictor.dtype == "bfloat16" and bench.get_config("gpu").bench.train_dtypes == ["bfloat16"]
+    validate(bench.get_config("tiny"))
+    with pytest.raises(ValueError, match="cpu, gpu or tiny"):
+        bench.get_config("tpu")
