@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from lawm_jax.flops import block_flops, compiled_flops, train_step_flops
 from lawm_jax.models.attention import step_causal_mask
@@ -31,6 +32,7 @@ def test_xla_counts_one_block_as_the_hand_count():
     assert compiled_flops(masked) >= hand
 
 
+@pytest.mark.slow  # a compiled value-and-grad of the IDM and predictor, ~9 s
 def test_train_step_hand_count_agrees_with_xla():
     """The hand count of the IDM's and predictor's forward and backward is within 12 %
     of XLA's count of their value-and-grad (elementwise work, the loss and the first

@@ -103,6 +103,7 @@ def load_flax(module, tree, prefix):
     return filled
 
 
+@pytest.mark.slow  # two compiled losses; the benchmark's reference only
 @pytest.mark.parametrize("kind,residual,train", [("noisy", False, False), ("sparse", True, True)])
 def test_same_weights_same_loss(kind, residual, train, noisy):
     """With the same IDM and predictor weights (random everywhere: AdaLN-zero's zeros would
