@@ -54,6 +54,7 @@ def test_resume_continues_bit_identically(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow  # ~22 s; load_world_model also runs in the default run (planning protocol test)
 def test_load_world_model_round_trip(tmp_path):
     wm, params, _ = train(small_config("sparse", steps=3), str(tmp_path))
     model = load_world_model(str(tmp_path))
@@ -137,6 +138,7 @@ def test_a_non_finite_step_is_never_applied(tmp_path):
     assert load_world_model(str(tmp_path / "skip")).step == 3
 
 
+@pytest.mark.slow  # ~28 s: keeps the default run under 10 minutes
 def test_a_damaged_checkpoint_is_skipped_and_keep_every_keeps(tmp_path, caplog):
     c = small_config("noisy", steps=6, ckpt_every=1, keep_checkpoints=1, keep_every=2)
     _, straight, _ = train(c, str(tmp_path / "straight"))
