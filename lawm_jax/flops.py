@@ -25,15 +25,12 @@ def compiled_flops(executable) -> float | None:
     return float(cost["flops"]) if cost and cost.get("flops", 0) > 0 else None
 
 
-def block_flops(tokens: int, width: int, mlp_hidden: int, kv_tokens: int | None = None,
-                modulation: int = 0) -> float:
-    """Forward matrix-product FLOPs of one transformer block on `tokens` queries
-    attending to `kv_tokens` keys (default: themselves): q/k/v/out projections,
-    q k^T and weights x v over all heads, the MLP; `modulation` = the conditioning
-    vectors an AdaLN block projects to 6 x width."""
-    s = tokens if kv_tokens is None else kv_tokens
-    projections = 2 * tokens * width * width * 2 + 2 * s * width * width * 2  # q, out; k, v
-    attention = 2 * tokens * s * width * 2
+def block_flops(tokens: int, width: int, mlp_hidden: int, modulation: int = 0) -> float:
+    """Forward matrix-product FLOPs of one self-attention block on `tokens` tokens: q/k/v/out
+    projections, q k^T and weights x v over all heads (dense), the MLP; `modulation` = the
+    conditioning vectors an AdaLN block projects to 6 x width."""
+    projections = 2 * tokens * width * width * 4  # q, k, v, out
+    attention = 2 * tokens * tokens * width * 2
     mlp = 2 * tokens * width * mlp_hidden * 2
     return float(projections + attention + mlp + 2 * modulation * width * 6 * width)
 

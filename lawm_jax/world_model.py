@@ -178,11 +178,10 @@ class WorldModel:
         b, c, n, d = context_states.shape
         steps = c + horizon - 1  # the predictor's input steps: context, then predictions
 
-        def run(states, latents, start, cache):
-            out, variables = self.predictor.apply(
+        def run(states, latents, start, cache):  # -> (predictions, {"cache": updated})
+            return self.predictor.apply(
                 {"params": params["predictor"], **cache}, states, latents.astype(jnp.float32),
                 cache_steps=steps, start_step=start, mutable=["cache"])
-            return out, variables
 
         # The context in one call (it fills the cache), then one new state per step.
         z = next_latent(0, context_states[:, -1]).astype(jnp.float32)

@@ -70,8 +70,8 @@ def dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=None):
 
     On a GPU with bf16/fp16 inputs: jax.nn.dot_product_attention's cuDNN fused (flash)
     kernel, which takes the block-causal mask as a boolean mask (XLA's path where cuDNN
-    refuses a shape). Elsewhere two einsums and a softmax: on CPU this runs the forward
-    pass 2x faster than jax.nn.dot_product_attention's XLA path, whose grouped-query
+    refuses a shape). Elsewhere two einsums and a softmax: on CPU this ran 0.65x the time
+    forward and 0.75x forward + backward of jax.nn.dot_product_attention's XLA path, whose grouped-query
     vmap and reshapes cost more than the products (docs/PERFORMANCE.md).
     """
     if mask is not None:
@@ -95,8 +95,8 @@ def step_causal_attention(q_BLHK, k_BLHK, v_BLHK, tokens_per_step: int):
     """Block-causal self-attention computing only the blocks the mask keeps: the queries
     of step t attend to the keys of steps 0..t, step by step, so the products cover
     (T + 1) / 2T of the dense ones (56 % at 8 steps). Equal to dot_product_attention
-    with step_causal_mask; on CPU 0.64x its time forward and 0.66x backward at 8 steps
-    of 64 tokens (docs/PERFORMANCE.md).
+    with step_causal_mask; on CPU 0.70x its time forward and 0.64x forward + backward at
+    8 steps of 64 tokens (docs/PERFORMANCE.md).
     """
     n = tokens_per_step
     steps = q_BLHK.shape[1] // n
