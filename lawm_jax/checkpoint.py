@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lawm_jax.config import ConfigError
 from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.models.layers import stack_layers, unstack_layers
 
@@ -45,18 +46,23 @@ def load_encoder(directory: str, expected: EncoderConfig | None = None):
     (mode, dtype, remat and scan are taken from `expected`; the layers are stacked for scan)."""
     directory = os.path.abspath(directory)
     cfg_path = os.path.join(directory, "encoder_config.json")
-    if not os.path.exists(cfg_path):
-        raise FileNotFoundError(f"{directory} is not an encoder checkpoint (no encoder_config.json); "
-                                "create one with tools/convert_vjepa2.py")
+    if not os.path.exists(cfg_path):  # named by config.model.encoder_checkpoint, or by a run's world_model.json
+        what = ("does not exist" if not os.path.exists(directory)
+                else "is not an encoder checkpoint (no encoder_config.json)")
+        raise FileNotFoundError(f"encoder checkpoint {directory} {what}: convert V-JEPA 2 weights into it with "
+                                f"tools/convert_vjepa2.py --output={directory}, or set config.model.encoder_checkpoint "
+                                "to an existing one (empty: a random frozen encoder)")
     with open(cfg_path) as f:
         cfg = EncoderConfig(**json.load(f))
     if expected is not None:
         diff = [f"{k}: checkpoint {getattr(cfg, k)} vs config {getattr(expected, k)}"
                 for k in ARCH_FIELDS if getattr(cfg, k) != getattr(expected, k)]
         if diff:
-            raise ValueError(f"encoder checkpoint {directory} does not match config.model.encoder: "
-                             + "; ".join(diff))
+            raise ConfigError(f"encoder checkpoint {directory} does not match config.model.encoder: "
+                              + "; ".join(diff) + "; set config.model.encoder to the checkpoint's architecture")
         cfg = expected
+    from absl import logging
+    logging.info("loading the frozen encoder from %s (%d layers of width %d)", directory, cfg.depth, cfg.width)
     with ocp.StandardCheckpointer() as ckptr:
         params = ckptr.restore(os.path.join(directory, "params"))
     return (stack_layers(params) if cfg.scan else params), cfg

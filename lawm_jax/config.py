@@ -1,11 +1,13 @@
 """Checks a run config and turns its model section into a WorldModelConfig.
 
 Every check runs before anything is built or compiled, and a failure names the
-field, its value and what would be valid.
+field, its value and what would be valid; `check_paths` checks that the paths a job
+reads exist (the command line's other checks: lawm_jax/cli.py).
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from lawm_jax.data.clips import DataError
 from lawm_jax.data.pipeline import parse_mixture
@@ -163,3 +165,42 @@ def validate(config) -> WorldModelConfig:
     for field in ("log_every", "ckpt_every", "keep_checkpoints"):
         _check(t[field] >= 1, f"train.{field}", t[field], "must be >= 1")
     return world_model_config(config)
+
+
+
+def check_paths(config) -> None:
+    """Checks that the paths config.job reads exist, before anything is built (the
+    command line calls it after validate); what they hold is checked where they are read."""
+    d, job = config.data, config.job
+
+    def exists(field: str, path: str, what: str, inside: str = "") -> None:
+        _check(os.path.exists(path), field, path, f"does not exist; {what}")
+        if inside:
+            _check(os.path.exists(os.path.join(path, inside)), field, path, f"has no {inside}; {what}")
+
+    reads_data = {"train", "features", "decoder", "controller"} | ({"evaluate"} if not config.eval.path else set())
+    if job in reads_data and not d.mixture and d.source != "shapes" and d.path:
+        kinds = {"video": "a folder or list file of videos", "shards": "a folder from tools/make_shards.py",
+                 "trajectories": "a folder from tools/make_trajectories.py", "tfds": "a TFDS dataset version "
+                 "folder", "features": "a features job's WORKDIR/features"}
+        exists("data.path", d.path, f"point it at {kinds.get(d.source, 'your data')} (data.source={d.source!r})")
+    if job == "evaluate" and config.eval.path:
+        exists("eval.path", config.eval.path, "point it at held-out videos, or leave it empty for data.holdout's")
+    from_features = d.source == "features" and not d.mixture
+    if job in ("train", "features", "decoder") and config.model.encoder_checkpoint and not from_features:
+        exists("model.encoder_checkpoint", config.model.encoder_checkpoint,
+               "convert V-JEPA 2 weights into it with tools/convert_vjepa2.py --output=..., or leave it "
+               "empty for a random frozen encoder", "encoder_config.json")
+    if job == "controller" and config.controller.world_model:
+        exists("controller.world_model", config.controller.world_model, "name the --workdir of a LAM training run",
+               "world_model.json")
+    if job == "evaluate" and config.eval.decoder:
+        exists("eval.decoder", config.eval.decoder, "name the --workdir of a decoder job")
+    if job == "plan":
+        for field in ("path", "controller", "mlp_controller", "baseline"):
+            if config.plan[field]:
+                exists(f"plan.{field}", config.plan[field], "point it at held-out trajectories (tools/"
+                       "make_trajectories.py)" if field == "path" else "name the --workdir of that run, or leave "
+                       "it empty")
+    if config.lpips_weights and job in ("decoder", "evaluate"):
+        exists("lpips_weights", config.lpips_weights, "write them with tools/convert_lpips.py, or leave it empty")

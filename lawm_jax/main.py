@@ -16,13 +16,21 @@ Jobs (config.job, one library function each, callable from a notebook):
   plan      a planning protocol (DROID-style Δxyz or RECON-style ATE/RPE) with CEM through
             the LAM + controller and the action-conditioned baseline, beside random
             actions; written to WORKDIR/plan (configs/arm.py:plan; lawm_jax.planning.run.plan)
+
+Errors you can fix (a misspelt or bad config value, a missing config file, data path or
+checkpoint, an unwritable --workdir, a missing optional package) print one line naming
+what is wrong and what to do, and exit with status 1; --debug shows their traceback too.
 """
+import os
+import re
+import sys
+
 import jax
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
-from lawm_jax.config import ConfigError, validate
-from lawm_jax.data.clips import DataError
+from lawm_jax.cli import check_workdir, config_file_arg, config_flag_error, describe_configs, run_main
+from lawm_jax.config import check_paths, validate
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
 from lawm_jax.progress import quiet_orbax_logs
@@ -40,24 +48,40 @@ flags.mark_flags_as_required(["config", "workdir"])
 # config.JOBS names them
 JOBS = {"train": train, "features": encode_features, "decoder": train_decoder, "evaluate": evaluate,
         "controller": train_controller, "plan": plan}
+PROG = "lawm_jax.main"
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, with --help listing the configs and the config flags' errors as one line."""
+    if any(re.fullmatch(r"--?(help|helpshort|helpfull|\?)", a) for a in argv[1:]):
+        sys.modules["__main__"].__doc__ = __doc__ + "\n" + describe_configs().replace("%", "%%")
+    folder = os.path.dirname(os.path.abspath(config_file_arg(argv).split(":")[0] or "."))
+    if os.path.basename(folder) == "configs" and os.path.dirname(folder) not in sys.path:
+        sys.path.append(os.path.dirname(folder))  # configs/*.py import configs.NAME: from any folder too
+    try:
+        rest = flags.FLAGS(argv)
+        _CONFIG.value.get("job")  # a config file that failed to load raises only when read
+        return rest
+    except Exception as e:
+        message = None if "--debug" in argv else config_flag_error(e, argv)
+        if message is None:
+            raise
+        sys.stderr.write(f"{PROG}: {message}\n")
+        sys.exit(1)
 
 
 def main(argv):
     del argv  # unused
     quiet_orbax_logs()
     config = _CONFIG.value
-    try:
-        validate(config)
-    except ConfigError as e:
-        raise app.UsageError(str(e)) from None
+    validate(config)
+    check_paths(config)
+    check_workdir(config.job, _WORKDIR.value)
     distributed.initialize(config.distributed)  # before anything touches a device
     logging.info("job %s -> %s (process %d of %d)", config.job, _WORKDIR.value,
                  jax.process_index(), jax.process_count())
-    try:
-        JOBS[config.job](config, _WORKDIR.value)
-    except (DataError, ConfigError) as e:  # the user's data or config, not a bug: no stack trace
-        raise app.UsageError(str(e)) from None
+    JOBS[config.job](config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main, PROG, flags_parser=_parse_flags)

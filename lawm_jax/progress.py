@@ -7,12 +7,16 @@ import sys
 
 from absl import logging as absl_logging
 
+_bar_open = False  # a bar is drawn and its line not ended
+
 
 def progress_bar(n: int, total: int, label: str = "", width: int = 30) -> None:
     """Draws `n` of `total` done; ends the line at the last one."""
+    global _bar_open
     done = int(width * n / max(total, 1))
     sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {n}/{total} {label[-60:]:<60}")
-    if n >= total:
+    _bar_open = n < total
+    if not _bar_open:
         sys.stderr.write("\n")
     sys.stderr.flush()
 
@@ -27,7 +31,16 @@ class _QuietOrbax(logging.Filter):
 
 
 def quiet_orbax_logs() -> None:
-    """Hides Orbax's INFO lines on the console (idempotent)."""
-    handler = absl_logging.get_absl_handler()
-    if not any(isinstance(f, _QuietOrbax) for f in handler.filters):
-        handler.addFilter(_QuietOrbax())
+    """Hides Orbax's INFO lines (idempotent): on absl's handler (the command line) and on
+    absl's logger (notebooks, where Python's own handlers print them)."""
+    for target in (absl_logging.get_absl_handler(), absl_logging.get_absl_logger()):
+        if not any(isinstance(f, _QuietOrbax) for f in target.filters):
+            target.addFilter(_QuietOrbax())
+
+
+def end_bar_line() -> None:
+    """Ends the line of a bar still being drawn (before printing an error)."""
+    global _bar_open
+    if _bar_open:
+        sys.stderr.write("\n")
+        _bar_open = False

@@ -20,6 +20,7 @@ from absl import app, flags
 
 from lawm_jax.checkpoint import save_encoder
 from lawm_jax.models import vjepa2_import
+from lawm_jax.cli import run_main
 
 _INPUT = flags.DEFINE_string("input", None, "safetensors file, HF model directory, or original .pt")
 _OUTPUT = flags.DEFINE_string("output", None, "new directory for the Orbax encoder checkpoint")
@@ -42,7 +43,10 @@ def read_original(path, key):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- torch raises several types here
-        raise ValueError(f"{path}: cannot be read as a weights-only PyTorch checkpoint ({e})") from None
+        first = str(e).strip().split(". ")[0].splitlines()[0][:200] if str(e).strip() else ""  # torch's run on
+        raise ValueError(f"{path}: cannot be read as a weights-only PyTorch checkpoint ({type(e).__name__}: "
+                         f"{first}); --input takes an original V-JEPA 2 .pt, a .safetensors file or a Hugging "
+                         "Face model folder") from None
     if key in ckpt:
         ckpt = ckpt[key]
     elif "encoder" in ckpt and key == "target_encoder":
@@ -97,4 +101,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)  # a missing file or package (torch, safetensors): one line (--debug: its traceback)

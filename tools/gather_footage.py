@@ -42,6 +42,7 @@ import tempfile
 from absl import app, flags
 
 from lawm_jax.data.video import VIDEO_EXTENSIONS, BadVideo, probe
+from lawm_jax.cli import run_main
 from lawm_jax.progress import progress_bar
 
 
@@ -588,4 +589,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    run_main(main)  # a bad flag or unwritable --out: one line (--debug: its traceback)

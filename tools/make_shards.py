@@ -10,14 +10,16 @@ Unusable videos are skipped and listed, as for data.source=video.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
 from absl import app, flags
 
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip
+from lawm_jax.data.clips import ClipSpec, build_index, load_clip
 from lawm_jax.data.shards import write_shards
 from lawm_jax.data.video import BadVideo
+from lawm_jax.cli import run_main
 from lawm_jax.progress import progress_bar
 
 _PATH = flags.DEFINE_string("path", None, "folder (recursive) or list file of videos")
@@ -31,10 +33,12 @@ _SEED = flags.DEFINE_integer("seed", 0, "seed of the random crops")
 
 
 def make_shards(path, out, frames, fps, size, random_crops=0, records_per_shard=256, seed=0,
-                progress=None) -> int:
+                progress=None, index_progress=None) -> int:
+    """Returns the number of clips written; `index_progress(i, total, video)` follows the
+    probing of the videos, `progress(n, total)` the clips written."""
     spec = ClipSpec(frames=frames, fps=fps, size=size,
                     crop="random_resized" if random_crops else "center")
-    index = build_index(path, spec)
+    index = build_index(path, spec, progress=index_progress)
     rng = np.random.default_rng(seed) if random_crops else None
 
     def clips():
@@ -56,15 +60,13 @@ def main(argv):
     del argv
     if not _PATH.value or not _OUT.value:
         raise app.UsageError("--path and --out are required")
-    try:
-        count = make_shards(_PATH.value, _OUT.value, _FRAMES.value, _FPS.value, _SIZE.value,
-                            _CROPS.value, _PER_SHARD.value, _SEED.value,
-                            progress=lambda n, total: progress_bar(n, total, "clips"))
-    except (DataError, FileExistsError) as e:
-        print(f"make_shards: {e}", file=sys.stderr)
-        sys.exit(1)
+    count = make_shards(_PATH.value, _OUT.value, _FRAMES.value, _FPS.value, _SIZE.value,
+                        _CROPS.value, _PER_SHARD.value, _SEED.value,
+                        progress=lambda n, total: progress_bar(n, total, "clips written"),
+                        index_progress=lambda i, total, video: progress_bar(
+                            i + 1, total, f"indexing {os.path.basename(video)}"))
     print(f"wrote {count} clips to {_OUT.value}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)  # a bad path, unusable data or an existing --out: one line (--debug: its traceback)

@@ -23,6 +23,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering, before mujoco i
 from absl import app, flags  # noqa: E402
 
 from lawm_jax.data.trajectories import ENVS, generate_trajectories  # noqa: E402
+from lawm_jax.cli import run_main  # noqa: E402
 from lawm_jax.progress import progress_bar  # noqa: E402
 
 _ENV = flags.DEFINE_enum("env", None, ENVS, "which simulator")
@@ -45,11 +46,11 @@ def main(argv):
             _ENV.value, _OUT.value, _EPISODES.value, _LENGTH.value, _SIZE.value, _FPS.value,
             _SEED.value, _PHOTOS.value, _BLOCKS.value,
             progress=lambda n, total: progress_bar(n, total, "episodes"))
-    except (ValueError, FileExistsError, ImportError) as e:
+    except (ValueError, FileExistsError) as e:  # a missing [sim] package: run_main says what to install
         print(f"make_trajectories: {e}", file=sys.stderr)
         sys.exit(1)
     print(f"wrote {count} episodes of {_LENGTH.value} frames to {_OUT.value}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)  # a missing simulator package or unwritable --out: one line (--debug: its traceback)

@@ -8,11 +8,10 @@ count and every unusable file with its reason.
 """
 from __future__ import annotations
 
-import sys
-
 from absl import app, flags
 
-from lawm_jax.data.clips import ClipSpec, DataError, build_index
+from lawm_jax.data.clips import ClipSpec, build_index
+from lawm_jax.cli import run_main
 from lawm_jax.progress import progress_bar
 
 _PATH = flags.DEFINE_string("path", None, "folder (recursive) or list file of videos")
@@ -26,12 +25,7 @@ def main(argv):
     if not _PATH.value:
         raise app.UsageError("--path is required")
     spec = ClipSpec(frames=_FRAMES.value, fps=_FPS.value, max_bad_fraction=_MAX_BAD.value)
-    try:
-        index = build_index(_PATH.value, spec,
-                            progress=lambda i, total, path: progress_bar(i + 1, total, path))
-    except DataError as e:
-        print(f"prepare_videos: {e}", file=sys.stderr)
-        sys.exit(1)
+    index = build_index(_PATH.value, spec, progress=lambda i, total, path: progress_bar(i + 1, total, path))
     print(f"{len(index.clips)} clips of {spec.frames} frames at {spec.fps} fps from "
           f"{len(index.videos)} videos; {len(index.bad)} unusable")
     for path, reason in index.bad.items():
@@ -39,4 +33,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)  # a bad path or unusable data: one line (--debug: its traceback)

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import time
 
 import grain
 import numpy as np
@@ -27,6 +28,7 @@ from absl import logging
 from lawm_jax.data.video import VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_clip, num_clips, probe
 
 INDEX_VERSION = 1
+PROGRESS_EVERY_S = 10.0  # build_index without a progress callback logs this often
 # Real footage shipped with the package (88 s, licences in its LICENSES.md): the tiny
 # config's default data, so a fresh install trains on real video.
 BUNDLED_FOOTAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "footage")
@@ -61,19 +63,27 @@ class ClipIndex:
 def list_videos(path: str) -> list[str]:
     """Video files under a folder (recursive, sorted) or named by a list file."""
     if not os.path.exists(path):
-        raise DataError(f"video path {path} does not exist: set config.data.path to a folder or "
-                        "a list file of videos")
+        raise DataError(f"video path {path} does not exist: set config.data.path (a tool's --path) to a "
+                        "folder or a list file of videos")
     if os.path.isdir(path):
         found = sorted(os.path.join(root, f) for root, _, files in os.walk(path) for f in files
                        if f.lower().endswith(VIDEO_EXTENSIONS))
         if not found:
-            raise DataError(f"{path} holds no video files ({', '.join(VIDEO_EXTENSIONS)})")
+            raise DataError(f"{path} holds no video files ({', '.join(VIDEO_EXTENSIONS)}): add some, or set "
+                            "config.data.path (a tool's --path) to the folder that holds them")
         return found
+    if path.lower().endswith(VIDEO_EXTENSIONS):
+        raise DataError(f"{path} is one video: set config.data.path (a tool's --path) to the folder that "
+                        "holds it, or to a list file naming it")
     base = os.path.dirname(os.path.abspath(path))
-    with open(path) as f:
-        names = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    try:
+        with open(path) as f:
+            names = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a list file (one video path per line): set config.data.path "
+                        "(a tool's --path) to a folder or a list file of videos") from None
     if not names:
-        raise DataError(f"list file {path} names no videos")
+        raise DataError(f"list file {path} names no videos: write one video path per line")
     return [n if os.path.isabs(n) else os.path.join(base, n) for n in names]
 
 
@@ -144,7 +154,8 @@ def _unit_hash(name: str) -> float:
 def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, holdout: str = "",
                 split: str = "all") -> ClipIndex:
     """Probes every video (reusing the cache where files are unchanged) and lists the
-    clips of `split` (see split_videos)."""
+    clips of `split` (see split_videos). `progress(i, total, path)` is called before each
+    file; without one, probing that takes a while is logged every PROGRESS_EVERY_S seconds."""
     videos = list_videos(path)
     cache_file = _cache_path(path)
     cached = {}
@@ -157,9 +168,14 @@ def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, ho
         except (OSError, ValueError):
             logging.warning("ignoring unreadable index cache %s", cache_file)
     files = {}
+    began = reported = time.monotonic()
     for i, video in enumerate(videos):
         if progress:
             progress(i, len(videos), video)
+        elif time.monotonic() - reported > PROGRESS_EVERY_S:  # one clock read per file
+            reported = time.monotonic()
+            logging.info("indexing the videos under %s: %d of %d probed (%.0f s)%s", path, i, len(videos),
+                         reported - began, f"; the index is cached in {cache_file} for later runs" if cache else "")
         entry = cached.get(video)
         try:
             stamp = _stamp(video)

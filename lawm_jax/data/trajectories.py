@@ -166,7 +166,7 @@ def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3):
         return _make_sim(env, size, fps, photos, blocks)
     except ModuleNotFoundError as e:
         raise ImportError(f"{e.name} is missing: the simulators need the [sim] extra "
-                          '(pip install -e ".[sim]")') from e
+                          '(pip install -e ".[sim]")', name=e.name) from e
 
 
 def _make_sim(env, size, fps, photos, blocks):

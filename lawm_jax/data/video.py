@@ -24,7 +24,8 @@ def _av():
     try:
         import av
     except ImportError:
-        raise ImportError("decoding video needs PyAV: pip install 'lawm_jax[video]'") from None
+        raise ImportError("decoding video needs PyAV (the av package, a dependency of lawm_jax): "
+                          "pip install av", name="av") from None
     av.logging.set_level(av.logging.PANIC)  # we report problems ourselves, once per file
     return av
 
