@@ -26,8 +26,9 @@ setuptools.setup(
         "matplotlib>=3.8",  # PNG plots (training curves, evaluations)
     ],
     extras_require={
-        # tensorboard: its own event reader checks the files tensorboardX writes.
-        "test": ["pytest>=8.0", "tensorboard>=2.15"],
+        # tensorboard: its own event reader checks the files tensorboardX writes; nbclient,
+        # nbformat and ipykernel execute the notebooks under experiments/.
+        "test": ["pytest>=8.0", "tensorboard>=2.15", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
         # Weight import and the Hugging Face parity test. On CPU-only machines install
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],

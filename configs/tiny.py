@@ -103,7 +103,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         split="holdout",  # or "train": the training videos (WORKDIR/eval_train), for the generalisation gap
         decoder="",       # a decoder job's WORKDIR (same encoder): pixel metrics and pictures
         context=1,        # transfer: real context steps; the rest of the clip is predicted
-        pictures=4,       # transfer frame grids to draw (with a decoder)
+        pictures=4,       # rollout pictures (PNG + GIF; decoded frames with a decoder, else states as colours)
         sgld_steps=1000, sgld_step_size=0.01))  # sampling of sparse latents
 
     # job=controller (lawm_jax/train/controller.py): real actions -> the latent actions of the

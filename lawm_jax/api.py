@@ -7,8 +7,10 @@ import os
 
 import jax
 import ml_collections
+import numpy as np
 
 from lawm_jax import checkpoint
+from lawm_jax.config import ConfigError
 from lawm_jax.models.controller import Controller, ControllerConfig
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
 from lawm_jax.train.controller import CONTROLLER_FILE, init_controller, make_controller
@@ -141,9 +143,17 @@ def load_world_model(workdir: str, step: int | None = None) -> LoadedWorldModel:
                             saved.get("action_names"), saved.get("action_stats"))
 
 
-def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
-    """Loads the latest (or the given) checkpoint of a decoder job's workdir."""
+def load_decoder(workdir: str, step: int | None = None, for_run: str = "") -> LoadedDecoder:
+    """Loads the latest (or the given) checkpoint of a decoder job's workdir; with
+    `for_run` (a training run's workdir), first checks that it decodes that run's encoder."""
     saved = _run_file(workdir, DECODER_FILE, "decoder")
+    if for_run:
+        run = _run_file(for_run, CONFIG_FILE, "training")
+        ours, theirs = saved["encoder_checkpoint"], run["encoder_checkpoint"]
+        if not _same_encoder(ours, theirs, WorldModelConfig.from_dict(run["model"]).encoder):
+            raise ConfigError(f"the decoder {workdir} decodes the states of the encoder in {ours}, not this "
+                              f"run's ({for_run}: {theirs}); train a decoder with "
+                              f"--config.model.encoder_checkpoint={theirs}")
     wm_cfg = WorldModelConfig.from_dict(saved["model"])
     decoder = PixelDecoder(DecoderConfig(**saved["decoder"]), wm_cfg.grid)
     tx = _optimizer(saved)
@@ -154,6 +164,14 @@ def load_decoder(workdir: str, step: int | None = None) -> LoadedDecoder:
 
     step, state = _restore(workdir, step, jax.eval_shape(abstract))
     return LoadedDecoder(decoder, NetworkState(*state).params, step, saved["encoder_checkpoint"])
+
+
+def _same_encoder(path_a: str, path_b: str, cfg) -> bool:
+    if os.path.abspath(path_a) == os.path.abspath(path_b):
+        return True
+    a, _ = checkpoint.load_encoder(path_a, cfg)
+    b, _ = checkpoint.load_encoder(path_b, cfg)
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def load_controller(workdir: str, step: int | None = None) -> LoadedController:

@@ -65,14 +65,15 @@ def training_curves(metrics_path: str, out: str) -> str:
     return out
 
 
-def pca_2d(*groups):
-    """Projects every group of vectors (N_i, D) onto the first two principal axes of all
-    of them together; returns one (N_i, 2) array per group."""
+def pca_2d(*groups, components: int = 2, fit=None):
+    """Projects every group of vectors (N_i, D) onto the first `components` principal axes
+    of `fit` (N, D), by default of all the groups together; returns one (N_i, components)
+    array per group."""
     arrays = [np.asarray(g, np.float64) for g in groups]
-    stacked = np.concatenate(arrays)
+    stacked = np.concatenate(arrays) if fit is None else np.asarray(fit, np.float64)
     mean = stacked.mean(0)
     _, _, vt = np.linalg.svd(stacked - mean, full_matrices=False)
-    return [(a - mean) @ vt[:2].T for a in arrays]
+    return [(a - mean) @ vt[:components].T for a in arrays]
 
 
 def latent_embedding(groups: dict, out: str, title: str = "latent actions (PCA)") -> str:
@@ -93,27 +94,73 @@ def latent_embedding(groups: dict, out: str, title: str = "latent actions (PCA)"
     return out
 
 
-def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2) -> str:
-    """Writes a PNG with one row of frames per entry of `rows` ({label: uint8 (F, H, W, C)},
-    rows of equal frame size; shorter rows are padded with grey), the label to the left;
-    frames are upscaled `scale` x (nearest) so small clips stay visible. Returns `out`."""
+def _grid_image(rows: dict, scale: int, gap: int, columns=None):
+    """The PIL image of frame_grid (or of `columns`, a list of frame numbers, only)."""
     from PIL import Image, ImageDraw
 
     clips = [np.asarray(v) for v in rows.values()]
     h, w = clips[0].shape[1:3]
-    frames = max(len(c) for c in clips)
+    columns = list(range(max(len(c) for c in clips))) if columns is None else columns
     label_w = 8 + 7 * max(len(k) for k in rows)
     H, W = h * scale, w * scale
-    canvas = Image.new("RGB", (label_w + frames * (W + gap), len(clips) * (H + gap)), (255, 255, 255))
+    canvas = Image.new("RGB", (label_w + len(columns) * (W + gap), len(clips) * (H + gap)), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for r, (label, clip) in enumerate(zip(rows, clips)):
         y = r * (H + gap)
         draw.text((4, y + H // 2 - 5), label, fill=(0, 0, 0))
-        for f in range(frames):
+        for i, f in enumerate(columns):
             tile = (Image.fromarray(clip[f]).resize((W, H), Image.NEAREST) if f < len(clip)
                     else Image.new("RGB", (W, H), (128, 128, 128)))
-            canvas.paste(tile, (label_w + f * (W + gap), y))
-    canvas.save(out)
+            canvas.paste(tile, (label_w + i * (W + gap), y))
+    return canvas
+
+
+def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2) -> str:
+    """Writes a PNG with one row of frames per entry of `rows` ({label: uint8 (F, H, W, C)},
+    rows of equal frame size; shorter rows are padded with grey), the label to the left;
+    frames are upscaled `scale` x (nearest) so small clips stay visible. Returns `out`."""
+    _grid_image(rows, scale, gap).save(out)
+    return out
+
+
+def animation(rows: dict, out: str, fps: float = 4.0, scale: int = 4, gap: int = 2) -> str:
+    """The rows of frame_grid played over time, stacked with their labels: a GIF (Pillow,
+    looping) or an MP4 (H.264 through PyAV), by the extension of `out`. Returns `out`."""
+    frames = [_grid_image(rows, scale, gap, [f]) for f in range(max(len(v) for v in rows.values()))]
+    ext = os.path.splitext(out)[1].lower()
+    if ext == ".gif":
+        frames[0].save(out, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+    elif ext == ".mp4":
+        import av
+        from fractions import Fraction
+
+        w, h = frames[0].size
+        with av.open(out, "w") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+            stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"  # even sizes for yuv420p
+            for img in frames:
+                arr = np.zeros((stream.height, stream.width, 3), np.uint8)
+                arr[:h, :w] = np.asarray(img)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")))
+            container.mux(stream.encode())
+    else:
+        raise ValueError(f"animation {out!r}: the extension picks the format, .gif or .mp4")
+    return out
+
+
+def state_colours(groups: dict, grid: tuple[int, int], reference=None) -> dict:
+    """Representations as pictures: each token's first three principal components (fitted
+    on `reference`, (T, N, D), or on all of `groups`) as RGB, one (gh, gw) image per state,
+    so that real and predicted states share one colour scale. groups: {label: (T, N, D)}
+    -> {label: uint8 (T, gh, gw, 3)}."""
+    flat = [np.asarray(v, np.float32).reshape(-1, np.shape(v)[-1]) for v in groups.values()]
+    ref = np.concatenate(flat) if reference is None else np.reshape(reference, (-1, flat[0].shape[-1]))
+    ref_proj, *projected = pca_2d(ref, *flat, components=3, fit=ref)
+    lo, hi = np.percentile(ref_proj, 1, axis=0), np.percentile(ref_proj, 99, axis=0)
+    out = {}
+    for (label, states), proj in zip(groups.items(), projected):
+        rgb = np.clip((proj - lo) / np.maximum(hi - lo, 1e-8), 0, 1)
+        out[label] = (rgb * 255 + 0.5).astype(np.uint8).reshape(np.shape(states)[0], *grid, 3)
     return out
 
 

@@ -1,5 +1,6 @@
 """The pictures: each file written, of the expected size, and not blank."""
 import numpy as np
+import pytest
 from PIL import Image
 
 from lawm_jax import plots
@@ -34,3 +35,35 @@ def test_capacity_scaling_and_profile_plots(tmp_path):
                for a, vs in (("steps", (10, 20)), ("width", (0.5, 1)), ("data", (0.25, 1))) for v in vs]
     assert picture(plots.scaling_curves(scaling, str(tmp_path / "s.png"))).shape == (320, 1020, 3)
     assert picture(plots.leakage_profile({"model": [1, 3, 1]}, 2, str(tmp_path / "p.png"))).shape == (320, 500, 3)
+
+
+def test_animation_gif_and_mp4(tmp_path):
+    """Each time step is one frame holding every row; GIF and MP4 agree on the count and
+    the size (MP4 padded to even sizes), and the MP4 decodes back to the same picture."""
+    import av
+
+    rng = np.random.default_rng(1)
+    rows = {"real": rng.integers(0, 255, (5, 9, 9, 3), np.uint8), "rollout": rng.integers(0, 255, (5, 9, 9, 3),
+                                                                                           np.uint8)}
+    gif = Image.open(plots.animation(rows, str(tmp_path / "a.gif"), fps=2, scale=4))
+    assert gif.n_frames == 5 and gif.info["duration"] == 500
+    w, h = gif.size
+    assert h == 2 * (36 + 2)
+    with av.open(plots.animation(rows, str(tmp_path / "a.mp4"), fps=2, scale=4)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 5 and frames[0].shape == (h + h % 2, w + w % 2, 3)
+    gif.seek(2)
+    first_tile = np.asarray(gif.convert("RGB"))[:36, w - 36:]
+    np.testing.assert_allclose(frames[2][:36, w - 36:].mean(), first_tile.mean(), atol=12)  # lossy H.264
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        plots.animation(rows, str(tmp_path / "a.avi"))
+
+
+def test_state_colours_share_the_reference_scale():
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(4, 6, 8)).astype(np.float32)  # (T, N = 2x3 tokens, D)
+    out = plots.state_colours({"real": real, "copy": real, "shifted": real + 5.0}, (2, 3), reference=real)
+    assert out["real"].shape == (4, 2, 3, 3) and out["real"].dtype == np.uint8
+    np.testing.assert_array_equal(out["copy"], out["real"])
+    assert out["real"].std() > 20  # spread over the colour range
+    assert not np.array_equal(out["shifted"], out["real"])  # the reference's scale, not refitted

@@ -10,7 +10,8 @@ config.eval.kinds, results.json with all of them, and pictures:
   leakage    error at spliced scene cuts vs the originals (Table 1)       leakage.json, leakage_profile.png
   transfer   cycle-consistency transfer across videos (Table 2)           transfer.json
   sampling   sampled vs inferred latents (App. B)                         sampling.json, latent_embedding.png
-  pictures   frame grids: real, IDM rollout, transferred rollout          transfer_<i>.png (needs a decoder)
+  pictures   real, IDM rollout, transferred rollout, as frame grids and    transfer_<i>.png, transfer_<i>.gif
+             animations (decoded frames; without a decoder, states as colours)
 Held-out clips: config.eval.path, else the videos config.data.holdout names (video
 source), else fresh procedural clips (shapes). Pixel metrics need a decoder trained on
 the same encoder (config.eval.decoder, a decoder job's WORKDIR); LPIPS needs
@@ -25,25 +26,19 @@ import jax
 import numpy as np
 from absl import logging
 
-from lawm_jax import checkpoint, plots
+from lawm_jax import plots
 from lawm_jax.api import load_decoder, load_world_model
 from lawm_jax.config import ConfigError, validate
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage
+from lawm_jax.eval.pictures import rollout_examples, write_pictures
 from lawm_jax.eval.sampling import latent_sampling
 from lawm_jax.eval.transfer import transfer
 from lawm_jax.models.lpips import load_lpips
+from lawm_jax.progress import progress_bar
 
 EVAL_DIR = "eval"
-
-
-def _same_encoder(path_a: str, path_b: str, cfg) -> bool:
-    if os.path.abspath(path_a) == os.path.abspath(path_b):
-        return True
-    a, _ = checkpoint.load_encoder(path_a, cfg)
-    b, _ = checkpoint.load_encoder(path_b, cfg)
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def _to_json(obj):
@@ -77,38 +72,39 @@ def evaluate(config, workdir: str) -> dict:
 
     decode = None
     if config.eval.decoder:
-        with open(os.path.join(workdir, "world_model.json")) as f:
-            lam_encoder = json.load(f)["encoder_checkpoint"]
-        decoder = load_decoder(config.eval.decoder)
-        if not _same_encoder(decoder.encoder_checkpoint, lam_encoder, wm_cfg.encoder):
-            raise ConfigError(f"config.eval.decoder={config.eval.decoder!r} decodes the states of the encoder in "
-                              f"{decoder.encoder_checkpoint}, not this run's ({lam_encoder}); train a decoder "
-                              f"with --config.model.encoder_checkpoint={lam_encoder}")
+        decoder = load_decoder(config.eval.decoder, for_run=workdir)
         decode = decoder.decode
     else:
-        notices.append("no decoder (config.eval.decoder): errors in representation space only, no pictures")
+        notices.append("no decoder (config.eval.decoder): errors in representation space only")
     lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
     if decode is not None and lpips_params is None:
         notices.append("no LPIPS weights (config.lpips_weights): pixel L1, PSNR and SSIM only")
 
     batch, results = config.eval.batch, {}
+
+    def started(kind):  # one bar over the evaluations: each takes seconds to minutes
+        progress_bar(kinds.index(kind), len(kinds), f"evaluating: {kind}")
     if "capacity" in kinds:
+        started("capacity")
         results["capacity"] = capacity(model, video, batch, decode, lpips_params)
     if "leakage" in kinds:
+        started("leakage")
         results["leakage"] = leakage(model, video, ids, q, None, batch, decode, lpips_params)
         rows = {f"{name} ({metric})": r["profile"] for name in ("model", "copy_last")
                 for metric, r in results["leakage"][name].items() if metric in ("repr_l1", "lpips")}
         plots.leakage_profile(rows, results["leakage"]["cut_step"], os.path.join(out_dir, "leakage_profile.png"))
-    if "transfer" in kinds or "pictures" in kinds:
-        examples = config.eval.pictures if "pictures" in kinds else 0
-        result = transfer(model, video, ids, q, config.eval.context, batch, decode, lpips_params, examples)
-        for i, example in enumerate(result.pop("examples", [])):
-            plots.frame_grid(example, os.path.join(out_dir, f"transfer_{i}.png"))
-        if "pictures" in kinds and decode is None:
-            notices.append("pictures need a decoder (config.eval.decoder): none drawn")
-        if "transfer" in kinds:
-            results["transfer"] = result
+    if "transfer" in kinds:
+        started("transfer")
+        results["transfer"] = transfer(model, video, ids, q, config.eval.context, batch, decode, lpips_params)
+    if "pictures" in kinds:
+        started("pictures")
+        examples = rollout_examples(model, video, ids, q, config.eval.context, config.eval.pictures, decode)
+        write_pictures(examples, out_dir, fps=config.data.fps / (1 if decode else q))  # frames or states
+        if decode is None:
+            notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
+                           "(3 principal components per token)")
     if "sampling" in kinds:
+        started("sampling")
         cfg = wm_cfg.bottleneck
         if cfg.kind in ("noisy", "vq", "sparse"):
             # Noisy: posterior samples mu + sigma * eps (the aggregate posterior is what
@@ -125,6 +121,7 @@ def evaluate(config, workdir: str) -> dict:
             results["sampling"] = res
         else:
             notices.append(f"sampling: the {cfg.kind} bottleneck has no prior to sample")
+    progress_bar(len(kinds), len(kinds), "evaluations done")
     summary = {"run": os.path.abspath(workdir), "step": model.step, "bottleneck": wm_cfg.bottleneck.kind,
                "split": config.eval.split,
                "clips": int(len(video)), "videos": int(len(np.unique(ids))), "notices": notices,

@@ -29,17 +29,15 @@ def cycle(model, states_a, states_b, context: int = 1):
 
 
 def transfer(model, video, video_ids, frames_per_step: int, context: int = 1, batch_size: int = 16,
-             decode=None, lpips_params=None, examples: int = 0) -> dict:
+             decode=None, lpips_params=None) -> dict:
     """Mean errors of the original and the transferred rollout of A (and copying A's last
-    context state), per metric, with transfer / original ratios. With a decoder, frames
-    (real context + decoded predictions) of up to `examples` pairs, each from another
-    video of A, come back under "examples", for frame grids."""
+    context state), per metric, with transfer / original ratios (pictures of the same
+    rollouts: eval/pictures.py)."""
     t = video.shape[1] // frames_per_step
     if not 1 <= context < t:
         raise ValueError(f"config.eval.context={context} must be in [1, {t}) for clips of {t} steps")
     partner = partners(video_ids)
     rows = {"original": [], "transfer": [], "copy_last": []}
-    kept, seen = [], set()
     for i in range(0, len(video), batch_size):
         a, b = video[i:i + batch_size], video[partner[i:i + batch_size]]
         s_a, s_b = model.encode(a), model.encode(b)
@@ -58,28 +56,8 @@ def transfer(model, video, video_ids, frames_per_step: int, context: int = 1, ba
             last = a[:, context * q - 1:context * q].astype(np.float32) / 255.0
             rows["copy_last"][-1].update(scoring.pixel_errors(np.repeat(last, (t - context) * q, axis=1), frames,
                                                               q, lpips_params))
-        # Examples from distinct videos of A (neighbouring windows of one video look alike).
-        fresh = []
-        for j in range(len(a) if decode is not None else 0):
-            if video_ids[i + j] not in seen and len(kept) + len(fresh) < examples:
-                seen.add(video_ids[i + j])
-                fresh.append(j)
-        if fresh:
-            b_frames = decode(jnp.concatenate([s_b[:, :context], b_pred], axis=1))[:, context * q:]
-            kept += [{"A: real": a[j], "A: IDM rollout": _with_context(a[j], decoded["original"][j], context * q),
-                      "B: real": b[j], "B: A's latents": _with_context(b[j], b_frames[j], context * q),
-                      "A: cycled latents": _with_context(a[j], decoded["transfer"][j], context * q)}
-                     for j in fresh]
     out = {name: {k: float(v.mean()) for k, v in scoring.mean_rows(r).items()} for name, r in rows.items()}
     out["ratio"] = {k: out["transfer"][k] / out["original"][k] if out["original"][k] else float("inf")
                     for k in out["original"]}
     out.update(context_steps=context, predicted_steps=t - context, pairs=int(len(video)))
-    if kept:
-        out["examples"] = kept
     return out
-
-
-def _with_context(real, decoded, context_frames: int):
-    """The real context frames followed by the decoded predicted ones, as uint8."""
-    pred = np.clip(np.asarray(decoded) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.concatenate([np.asarray(real)[:context_frames], pred], axis=0)

@@ -8,14 +8,16 @@ Methods: `random` and `zero` always; `lam` (CEM through the LAM of config.plan.c
 driven by that controller); `lam_mlp` (the same with the action-only controller of
 config.plan.mlp_controller); `action_conditioned` (CEM through the baseline run of
 config.plan.baseline, bottleneck kind "actions"). Writes WORKDIR/plan/results.json
-(means, spreads, per-episode values, seconds per plan), results.md and trajectories.png
-(planned vs true paths of the first config.plan.pictures episodes).
+(means, spreads, per-episode values, seconds per plan), results.md, paths.json (every
+episode's true and planned paths) and trajectories.png (planned vs true paths of the
+first config.plan.pictures episodes; tools/visualize.py --plan draws more).
 """
 from __future__ import annotations
 
 import json
 import os
 
+import numpy as np
 from absl import logging
 
 from lawm_jax import plots
@@ -28,6 +30,8 @@ from lawm_jax.planning.protocols import (HEADLINE, reference_methods, run_protoc
 from lawm_jax.progress import progress_bar
 
 PLAN_DIR = "plan"
+PATHS_FILE = "paths.json"  # every episode's true and planned paths, per method
+PATH_TITLES = {"droid": "end-effector x-y displacement (m)", "recon": "camera x-y (m)"}
 CEM_FIELDS = ("horizon", "samples", "elites", "iterations", "init_std", "momentum", "keep_mean",
               "straight_line")
 
@@ -79,12 +83,12 @@ def plan(config, workdir: str) -> dict:
                            lambda n, total: progress_bar(n, total, "planning"))
     out_dir = os.path.join(workdir, PLAN_DIR)
     os.makedirs(out_dir, exist_ok=True)
-    n = min(p.pictures, len(episodes))
-    if n:
-        paths = {"true": results["true_paths"][:n],
-                 **{m.name: results[m.name]["paths"][:n] for m in methods}}
-        plots.planned_paths(paths, os.path.join(out_dir, "trajectories.png"),
-                            "end-effector x-y displacement (m)" if p.protocol == "droid" else "camera x-y (m)")
+    paths = {"true": results["true_paths"], **{m.name: results[m.name]["paths"] for m in methods}}
+    with open(os.path.join(out_dir, PATHS_FILE), "w") as f:  # for tools/visualize.py
+        json.dump({"protocol": p.protocol, "paths": {k: [np.asarray(e).tolist() for e in v]
+                                                      for k, v in paths.items()}}, f)
+    if p.pictures:
+        draw_paths(paths, p.protocol, os.path.join(out_dir, "trajectories.png"), p.pictures)
     summary = {"protocol": p.protocol, "path": os.path.abspath(p.path), "episodes": len(episodes),
                "headline": HEADLINE[p.protocol], "models": models, "plan": p.to_dict(),
                "methods": {m.name: {k: v for k, v in results[m.name].items() if k != "paths"} for m in methods}}
@@ -94,6 +98,23 @@ def plan(config, workdir: str) -> dict:
         f.write(results_table(summary) + "\n")
     logging.info("wrote %s\n%s", out_dir, results_table(summary))
     return summary
+
+
+def draw_paths(paths: dict, protocol: str, out: str, episodes: int = 8) -> str:
+    """The planned against the true paths of the first `episodes` episodes, as a PNG."""
+    return plots.planned_paths({k: v[:episodes] for k, v in paths.items()}, out, PATH_TITLES[protocol])
+
+
+def draw_plan(workdir: str, out: str = "", episodes: int = 8) -> str:
+    """planned_paths.png (or `out`) of a plan job's workdir, from its paths.json."""
+    path = os.path.join(workdir, PLAN_DIR, PATHS_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: {workdir} is not the workdir of a plan job (job=plan) "
+                                "that finished")
+    with open(path) as f:
+        saved = json.load(f)
+    return draw_paths(saved["paths"], saved["protocol"], out or os.path.join(workdir, PLAN_DIR, "planned_paths.png"),
+                      episodes)
 
 
 def results_table(summary: dict) -> str:

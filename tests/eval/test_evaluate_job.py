@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from lawm_jax.config import ConfigError
+from lawm_jax.eval.pictures import draw_run
 from lawm_jax.eval.run import evaluate
 from lawm_jax.train.decoder import train_decoder
 from lawm_jax.train.loop import train
@@ -37,7 +38,7 @@ def test_evaluate_job_in_representation_space(tmp_path):
     summary = json.load(open(os.path.join(out, "results.json")))
     assert summary["clips"] == 8 and summary["bottleneck"] == "sparse"
     assert any("no decoder" in n for n in summary["notices"])
-    assert any("pictures need a decoder" in n for n in summary["notices"])
+    assert any("states as colours" in n for n in summary["notices"])
     for kind in ("capacity", "leakage", "transfer", "sampling"):
         assert json.load(open(os.path.join(out, f"{kind}.json"))) == summary[kind]
     assert set(summary["capacity"]) == {"model", "copy_last", "clips"}
@@ -48,7 +49,16 @@ def test_evaluate_job_in_representation_space(tmp_path):
     assert results["sampling"]["inferred"].shape == (8 * 3, 16)  # 8 clips x 3 transitions
     for name in ("leakage_profile.png", "latent_embedding.png"):
         looks_like_a_picture(os.path.join(out, name))
-    assert not os.path.exists(os.path.join(out, "transfer_0.png"))
+    grid = Image.open(os.path.join(out, "transfer_0.png"))  # states as colours: 5 rows of 4 steps
+    assert grid.size[1] == 5 * (4 * 24 + 2), grid.size  # tiny grid 4x4 tokens drawn 24x
+    looks_like_a_picture(os.path.join(out, "transfer_1.png"))
+    gif = Image.open(os.path.join(out, "transfer_0.gif"))
+    assert gif.n_frames == 4 and gif.size[1] == grid.size[1]
+    # tools/visualize.py's pictures of the same run (no decoder: states as colours)
+    written = draw_run(lam, str(tmp_path / "pictures"), examples=1, formats=("png", "gif"))
+    assert [os.path.basename(p) for p in written] == ["training_curves.png", "rollout_0.png", "rollout_0.gif"]
+    looks_like_a_picture(written[0], (400, 200))
+    assert Image.open(written[1]).size == grid.size and Image.open(written[2]).n_frames == 4
     c.eval.update(kinds="capacity", split="train")  # the training clips: the generalisation gap
     seen = evaluate(c, lam)
     assert seen["split"] == "train" and os.path.exists(os.path.join(lam, "eval_train", "capacity.json"))
@@ -84,6 +94,7 @@ def test_evaluate_job_with_decoder_and_lpips(tmp_path):
     assert set(summary["transfer"]["ratio"]) == metrics
     for name in ("leakage_profile.png", "latent_embedding.png", "transfer_0.png", "transfer_1.png"):
         looks_like_a_picture(os.path.join(out, name))
+    assert Image.open(os.path.join(out, "transfer_0.gif")).n_frames == 8  # the frames, one by one
     grid = Image.open(os.path.join(out, "transfer_0.png"))
     assert grid.size[1] == 5 * (32 * 3 + 2)  # five rows of 32 px frames drawn 3x
 

@@ -9,6 +9,7 @@ from lawm_jax.eval import scoring
 from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage, partners, splice
 from lawm_jax.eval.sampling import separability
+from lawm_jax.eval.pictures import ROWS, rollout_examples
 from lawm_jax.eval.transfer import cycle, transfer
 
 Q = 2  # frames per step
@@ -122,19 +123,37 @@ def test_separability():
     assert separability(a, 0.01 * rng.normal(size=(400, 5))) > 0.95  # same mean, collapsed spread
 
 
-def test_transfer_pictures_come_from_distinct_videos():
+def test_rollout_pictures_come_from_distinct_videos():
     video, _ = clips(m=8, t=4)
     ids = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 
     def decode(states):  # grey frames of the right shape
         return np.full((states.shape[0], states.shape[1] * Q, 12, 12, 3), 0.5, np.float32)
 
-    result = transfer(FakeModel("delta"), video, ids, Q, examples=3, batch_size=4, decode=decode)
-    firsts = [e["A: real"] for e in result["examples"]]
-    assert len(firsts) == 3
-    for frames, clip in zip(firsts, (0, 3, 5)):  # the first window of each video
-        np.testing.assert_array_equal(frames, video[clip])
-    grid = result["examples"][0]["A: IDM rollout"]
+    examples = rollout_examples(FakeModel("delta"), video, ids, Q, count=3, decode=decode)
+    assert len(examples) == 3 and list(examples[0]) == list(ROWS)
+    partner = partners(ids)
+    for example, clip in zip(examples, (0, 3, 5)):  # the first window of each video
+        np.testing.assert_array_equal(example["A: real"], video[clip])
+        np.testing.assert_array_equal(example["B: real"], video[partner[clip]])
+    grid = examples[0]["A: IDM rollout"]
     assert grid.shape == video[0].shape and grid.dtype == np.uint8
     np.testing.assert_array_equal(grid[:Q], video[0][:Q])  # real context, then decoded frames
     assert np.all(grid[Q:] == 128)
+    np.testing.assert_array_equal(examples[0]["B: A's latents"][:Q], video[partner[0]][:Q])
+
+
+def test_rollout_pictures_without_decoder_show_states():
+    """The oracle's rollout equals A's real states, so its colours are A's; copying the
+    last state repeats the context's colours."""
+    video, ids = clips(m=4, t=4)
+    oracle = rollout_examples(FakeModel("delta"), video, ids, Q, count=2, grid=(2, 2))
+    assert len(oracle) == 2
+    for example in oracle:
+        assert all(v.shape == (4, 2, 2, 3) and v.dtype == np.uint8 for v in example.values())
+        diff = np.abs(example["A: IDM rollout"].astype(int) - example["A: real"])
+        assert diff.max() <= 1  # equal up to float rounding at a colour's quantisation edge
+        assert example["A: real"].std() > 5  # colours, not a flat image
+    copy = rollout_examples(FakeModel("copy"), video, ids, Q, count=1, grid=(2, 2))[0]
+    assert np.all(copy["A: IDM rollout"] == copy["A: IDM rollout"][:1])
+    assert not np.array_equal(copy["A: IDM rollout"], copy["A: real"])

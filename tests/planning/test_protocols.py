@@ -13,7 +13,7 @@ from lawm_jax.config import ConfigError
 from lawm_jax.data.clips import DataError
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.eval.run import evaluate
-from lawm_jax.planning.run import plan
+from lawm_jax.planning.run import draw_plan, plan
 from lawm_jax.train.controller import train_controller
 from lawm_jax.train.loop import train
 from tests.eval.test_evaluate_job import looks_like_a_picture
@@ -82,6 +82,10 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     assert summary["methods"]["zero"]["delta_xyz"] > 0
     assert "| lam |" in (out / "results.md").read_text()
     looks_like_a_picture(out / "trajectories.png")
+    saved = json.loads((out / "paths.json").read_text())  # what tools/visualize.py --plan draws
+    assert saved["protocol"] == "droid" and set(saved["paths"]) == {"true", *summary["methods"]}
+    assert all(len(v) == 3 and np.shape(v[0]) == (4, 2) for v in saved["paths"].values())  # H + 1 points
+    looks_like_a_picture(draw_plan(str(tmp_path), episodes=3))
 
 
 def test_recon_protocol_end_to_end(tmp_path):

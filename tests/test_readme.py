@@ -1,0 +1,200 @@
+"""Every command in README.md's bash blocks is checked, so that none of them rots.
+
+The default run parses each one: `python -m lawm_jax.main` commands through the real
+command line's flag parser (config file, `:arg`, every `--config.*` override) and
+`lawm_jax.config.validate`; tools and experiment scripts against the flags they define;
+pip extras against setup.py; the test command against .ci/run. A command the test does
+not know is a failure: a new README command needs a line here.
+
+The slow run executes them, in README order, as written apart from three things: paths
+under /tmp, /data and /runs move into a temporary folder; counts shrink (steps,
+episodes, planning budget: SHORTER); inputs the README assumes (a folder of videos,
+gathered footage, a Hugging Face V-JEPA 2 directory) are made first. What is not
+executed, and why, is PARSED_ONLY.
+"""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from lawm_jax.config import validate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(REPO, "README.md")
+
+# Commands parsed but not executed here, and why (regex on the command -> reason).
+PARSED_ONLY = {
+    r"configs/paper\.py": "the paper's scale (ViT-L at 256x256, batch 1024): no accelerator here; the same code "
+                          "path runs on configs/tiny.py",
+    r"convert_vjepa2\.py --input vitl\.pt": "tests/models/test_vjepa2_import.py converts an original-layout .pt",
+    r"gather_footage\.py": "tests/data/test_gather_footage.py downloads and unpacks a real Debian package",
+    r"--config\.data\.source=tfds": "tests/data/test_tfds_source.py reads a TFDS dataset it builds",
+    r"bench\.py(:gpu)? --out": "the full benchmark (25 min on CPU, or a GPU); the tiny one is executed",
+    r"jupyter execute": "tests/experiments/test_notebooks.py executes every notebook",
+}
+# Shrunk counts for the executed commands (flag -> value).
+SHORTER = {"--episodes": "3", "--length": "6", "--config.train.steps": "3"}
+MAIN_EXTRA = ["--config.train.steps=3", "--config.eval.max_clips=8", "--config.plan.episodes=2",
+              "--config.plan.samples=16", "--config.plan.elites=4", "--config.plan.iterations=2"]
+MOVED = ("/tmp/", "/data/", "/runs/", "/ckpt/", "/models/")
+
+
+def readme_commands() -> list[str]:
+    """Every simple command of README.md's bash blocks: continuation lines joined,
+    comments dropped, `&&` chains split, the command inside gcloud's --command and
+    after srun's options taken out."""
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", open(README).read(), re.S):
+        for line in re.sub(r"\\\n\s*", " ", block).split("\n"):
+            line = line.split("  #")[0].strip()
+            if line and not line.startswith("#"):
+                out.append(line)
+    # a quoted command over several lines (gcloud --command="...") is one line now
+    joined, pending = [], ""
+    for line in out:
+        pending = f"{pending}\n{line}" if pending else line
+        if pending.count('"') % 2 == 0:
+            joined.append(pending)
+            pending = ""
+    assert not pending, f"unbalanced quotes in README.md: {pending}"
+    simple = []
+    for cmd in joined:
+        words = shlex.split(cmd.replace("$RANK", "0"))
+        if words[0] == "gcloud":
+            inner = next(w.split("=", 1)[1] for w in words if w.startswith("--command="))
+            simple += [c.strip() for c in inner.replace("\n", " ").split("&&") if not c.strip().startswith("cd ")]
+            continue
+        if words[0] == "srun":
+            cmd = shlex.join(words[words.index("python"):])
+        simple += [c.strip() for c in cmd.split("&&")]
+    return simple
+
+
+def argv(cmd: str) -> list[str]:
+    return shlex.split(cmd.replace("$RANK", "0"))
+
+
+def parse_main(args: list[str]):
+    """The command line's own parsing of a lawm_jax.main command; returns the config."""
+    fv = flags.FlagValues()
+    # ml_collections registers the --config.* override flags it finds in sys_argv
+    config_flags.DEFINE_config_file("config", None, "", flag_values=fv, lock_config=True, sys_argv=["main"] + args)
+    flags.DEFINE_string("workdir", None, "", flag_values=fv)
+    fv(["main"] + args)
+    assert fv.workdir, "--workdir is required"
+    return fv.config
+
+
+def defined_flags(script: str) -> set[str]:
+    sources = [script] + ([os.path.join(REPO, "experiments", "common.py")] if "experiments" in script else [])
+    names = set()
+    for path in sources:
+        names |= set(re.findall(r"DEFINE_\w+\(\s*\"(\w+)\"", open(path).read()))
+    return names
+
+
+def check(cmd: str) -> str:
+    """Parses one README command; returns its kind."""
+    words = argv(cmd)
+    if words[:2] == ["pip", "install"]:
+        extras = re.findall(r"\.\[([\w,]+)\]", cmd)
+        setup = open(os.path.join(REPO, "setup.py")).read()
+        for extra in ",".join(extras).split(",") if extras else []:
+            assert f'"{extra}":' in setup, f"README installs the extra [{extra}], which setup.py does not define"
+        return "pip"
+    if words[:3] == ["python", "-m", "pytest"]:
+        assert cmd in open(os.path.join(REPO, ".ci", "run")).read(), f"CI does not run {cmd!r}"
+        return "pytest"
+    if words[:3] == ["python", "-m", "lawm_jax.main"]:
+        validate(parse_main(words[3:]))
+        return "main"
+    if words[0] == "python" and words[1].endswith(".py"):
+        script = os.path.join(REPO, words[1])
+        assert os.path.exists(script), f"README runs {words[1]}, which does not exist"
+        known = defined_flags(script)
+        for w in words[2:]:
+            if w.startswith("--"):
+                name = w[2:].split("=")[0]
+                assert name in known, f"{words[1]} defines no flag --{name} (README: {cmd})"
+        return "script"
+    if words[:2] == ["jupyter", "execute"]:
+        assert os.path.exists(os.path.join(REPO, words[2]))
+        return "notebook"
+    raise AssertionError(f"README command of an unknown kind (add it to tests/test_readme.py): {cmd}")
+
+
+def test_every_readme_command_parses(monkeypatch):
+    monkeypatch.chdir(REPO)
+    commands = readme_commands()
+    kinds = [check(cmd) for cmd in commands]
+    assert kinds.count("main") >= 15 and kinds.count("script") >= 10 and "pytest" in kinds
+
+
+def test_a_broken_command_is_caught(monkeypatch):
+    monkeypatch.chdir(REPO)
+    with pytest.raises(Exception, match="stepz"):
+        check("python -m lawm_jax.main --config=configs/tiny.py --workdir=/tmp/x --config.train.stepz=3")
+    with pytest.raises(AssertionError, match="--nope"):
+        check("python tools/visualize.py --workdir=/tmp/x --nope=1")
+    with pytest.raises(AssertionError, match="unknown kind"):
+        check("make all")
+
+
+def runnable(cmd: str, root: str) -> list[str] | None:
+    """The command as executed here, or None (PARSED_ONLY, installs, the test command)."""
+    words = argv(cmd)
+    if words[:2] == ["pip", "install"] or words[:3] == ["python", "-m", "pytest"]:
+        return None
+    if any(re.search(pattern, cmd) for pattern in PARSED_ONLY):
+        return None
+    out = []
+    for w in words:
+        flag, eq, value = w.partition("=")
+        if eq and flag in SHORTER:
+            w = f"{flag}={SHORTER[flag]}"
+        for prefix in MOVED:
+            w = w.replace(prefix, root + prefix)
+        out.append(w)
+    if words[:3] == ["python", "-m", "lawm_jax.main"]:
+        out += MAIN_EXTRA
+    return [sys.executable] + out[1:]
+
+
+def make_inputs(root: str):
+    """What the README assumes exists: videos, gathered footage, a HF V-JEPA 2 folder."""
+    from lawm_jax.data.clips import BUNDLED_FOOTAGE
+
+    for folder in ("data/videos", "data/footage"):
+        shutil.copytree(BUNDLED_FOOTAGE, os.path.join(root, folder))
+    import transformers  # the [convert] extra, which the README's test command installs
+
+    cfg = transformers.VJEPA2Config(crop_size=32, frames_per_clip=4, patch_size=8, tubelet_size=2, hidden_size=64,
+                                    num_attention_heads=2, num_hidden_layers=2, pred_hidden_size=32,
+                                    pred_num_attention_heads=2, pred_num_hidden_layers=1)
+    transformers.VJEPA2Model(cfg).save_pretrained(os.path.join(root, "models", "vjepa2-vitl-fpc64-256"))
+
+
+@pytest.mark.slow
+def test_every_readme_command_runs(tmp_path):
+    root = str(tmp_path)
+    make_inputs(root)
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    ran = 0
+    for cmd in readme_commands():
+        args = runnable(cmd, root)
+        if args is None:
+            continue
+        done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"README command failed: {cmd}\n{shlex.join(args)}\n{done.stderr[-3000:]}"
+        ran += 1
+    assert ran >= 20
+    # what the quickstart promises to leave
+    for path in ("tmp/lawm_tiny/pictures/rollout_0.mp4", "tmp/lawm_tiny/eval/results.json",
+                 "runs/arm_plan/plan/trajectories.png", "ckpt/vitl/encoder_config.json"):
+        assert os.path.getsize(os.path.join(root, path)) > 0, path
