@@ -2,7 +2,7 @@
 
 A shard folder holds `clips-NNNNN.array_record` files and `shards.json` (frames, fps,
 size, count). Each record is one uint8 clip (F, size, size, 3) in numpy's .npy format,
-read back with allow_pickle=False: no pickle anywhere. Clips are stored already
+read back by `decode_array` (plain arrays only): no pickle anywhere. Clips are stored already
 cropped to the training size (centre crop, or one random-resized crop per clip when
 written with an rng); the pipeline adds random flips.
 
@@ -14,6 +14,7 @@ import glob
 import io
 import json
 import os
+import re
 
 import grain
 import numpy as np
@@ -34,8 +35,38 @@ def encode_clip(clip: np.ndarray) -> bytes:
     return encode_array(clip, np.uint8)
 
 
+# The header of a .npy file as np.save writes it: {'descr': ..., 'fortran_order': ..., 'shape': (...), }
+_NPY_HEADER = re.compile(r"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (True|False), "
+                         r"'shape': \(((?:\d+, ?)*\d*)\), \}\s*$")
+
+
 def decode_array(record: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(record), allow_pickle=False)
+    """A record of `encode_array` (an .npy file) back to its array.
+
+    The header is read with a regular expression, not np.load's ast.literal_eval: these
+    records are decoded in Grain's reader threads, and on CPython 3.11 the ast module's
+    recursion counter is shared between threads, so a parse in a reader thread can make a
+    parse in the main thread (an import, pytest's assertion rewriting) fail with
+    "SystemError: AST constructor recursion depth mismatch"."""
+    record = memoryview(record)
+    if bytes(record[:6]) != b"\x93NUMPY" or len(record) < 10:
+        raise ValueError("not an .npy record (no \\x93NUMPY magic): was it written by encode_array?")
+    size_bytes = 2 if record[6] == 1 else 4  # format 1.0: uint16 header length; 2.0 and 3.0: uint32
+    header_len = int.from_bytes(record[8:8 + size_bytes], "little")
+    start = 8 + size_bytes + header_len
+    match = _NPY_HEADER.match(bytes(record[8 + size_bytes:start]).decode("latin1"))
+    if not match:
+        raise ValueError(f"unsupported .npy header {bytes(record[8 + size_bytes:start])!r}: expected a plain "
+                         "array as np.save writes it (no structured or object dtype)")
+    descr, fortran, shape = match.groups()
+    dtype = np.dtype(descr)
+    shape = tuple(int(n) for n in shape.replace(" ", "").split(",") if n)
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(record) - start != count * dtype.itemsize:
+        raise ValueError(f".npy record of shape {shape} {dtype} holds {len(record) - start} bytes of data, "
+                         f"not {count * dtype.itemsize}: truncated or damaged")
+    array = np.frombuffer(record[start:], dtype, count)
+    return array.reshape(shape, order="F" if fortran == "True" else "C")
 
 
 def write_records(records, out_dir: str, meta_file: str, meta, prefix: str,

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import zipfile
 
 import grain
 import numpy as np
 
 from lawm_jax.data.clips import DataError
-from lawm_jax.data.shards import read_records, write_records
+from lawm_jax.data.shards import decode_array, read_records, write_records
 
 META_FILE = "trajectories.json"
 ENVS = ("arm", "camera")  # sim_arm.py, sim_camera.py
@@ -40,8 +41,10 @@ def encode_episode(episode: dict) -> bytes:
 
 
 def decode_episode(record: bytes) -> dict:
-    with np.load(io.BytesIO(record), allow_pickle=False) as npz:
-        return {k: npz[k] for k in FIELDS}
+    """An `encode_episode` record (an .npz: a zip of .npy files) back to its arrays; the
+    .npy members go through `decode_array` (no ast parsing in Grain's reader threads)."""
+    with zipfile.ZipFile(io.BytesIO(record)) as npz:
+        return {k: decode_array(npz.read(f"{k}.npy")) for k in FIELDS}
 
 
 def write_trajectories(episodes, out_dir: str, meta: dict, records_per_shard: int = 64,

@@ -85,3 +85,44 @@ def test_weighted_mixture_of_sources(tmp_path):
     c.data.mixture = "shards/x"
     with pytest.raises(ConfigError, match="is not SOURCE:PATH=WEIGHT"):
         validate(c)
+
+
+def test_records_decode_like_np_load_without_parsing_python(monkeypatch):
+    """decode_array / decode_episode give what np.load gives, for every dtype and layout
+    the project writes, without ast (Grain runs them in threads; on CPython 3.11 an ast
+    parse in a thread can break one in the main thread); damaged records are refused."""
+    import ast
+    import io
+
+    from lawm_jax.data.shards import decode_array, encode_array
+    from lawm_jax.data.trajectories import decode_episode, encode_episode
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 255, (3, 5, 7, 3), dtype=np.uint8), rng.normal(size=(4, 6)).astype(np.float32),
+              rng.normal(size=(11,)), np.zeros((0, 3), np.float32), np.arange(5, dtype=">i4")]
+    fortran = io.BytesIO()
+    np.save(fortran, np.asfortranarray(rng.normal(size=(3, 4))))
+    episode = {"frames": arrays[0][:3], "actions": rng.normal(size=(2, 4)), "states": rng.normal(size=(3, 7))}
+    expected = [np.load(io.BytesIO(encode_array(a))) for a in arrays] + [np.load(io.BytesIO(fortran.getvalue()))]
+    with np.load(io.BytesIO(encode_episode(episode))) as npz:
+        expected_episode = {k: npz[k] for k in npz.files}
+
+    def no_ast(*args, **kwargs):
+        raise AssertionError("ast used while decoding a record")
+    monkeypatch.setattr(ast, "literal_eval", no_ast)
+    monkeypatch.setattr(ast, "parse", no_ast)
+    got = [decode_array(encode_array(a)) for a in arrays] + [decode_array(fortran.getvalue())]
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape and np.array_equal(g, e)
+    got_episode = decode_episode(encode_episode(episode))
+    assert sorted(got_episode) == sorted(expected_episode)
+    for k, e in expected_episode.items():
+        assert got_episode[k].dtype == e.dtype and np.array_equal(got_episode[k], e)
+    record = encode_array(arrays[0])
+    with pytest.raises(ValueError, match="truncated or damaged"):
+        decode_array(record[:-5])
+    with pytest.raises(ValueError, match="NUMPY magic"):
+        decode_array(b"PK\x03\x04" + record[4:])
+    structured = io.BytesIO()
+    np.save(structured, np.zeros(2, dtype=[("a", "<f4"), ("b", "u1")]))
+    with pytest.raises(ValueError, match="unsupported .npy header"):
+        decode_array(structured.getvalue())
