@@ -27,10 +27,8 @@ setuptools.setup(
     ],
     extras_require={
         # tensorboard: its own event reader checks the files tensorboardX writes; nbclient,
-        # nbformat and ipykernel execute the notebooks under experiments/; filelock guards
-        # the XLA compilation cache the tests share between processes (tests/conftest.py).
-        "test": ["pytest>=8.0", "tensorboard>=2.15", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29",
-                 "filelock>=3.12"],
+        # nbformat and ipykernel execute the notebooks under experiments/.
+        "test": ["pytest>=8.0", "tensorboard>=2.15", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
         # Weight import and the Hugging Face parity test. On CPU-only machines install
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],

@@ -52,5 +52,9 @@ class PixelDecoder(nn.Module):
         x = config_layers(Block, cfg, x, None, grid_positions(t, h, w), step_tokens=n)  # block-causal
         x = layer_norm("norm")(x)
         q, p, c = cfg.tubelet, cfg.patch, cfg.in_chans
-        x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head")(x)  # (B, L, q*p*p*c)
+        # Zero kernel, mid-grey bias: the untrained decoder draws flat grey, not unit-variance
+        # noise in [0, 1] pixel space that AdamW at the paper's 3e-4 takes thousands of steps
+        # to damp (the tiny 300-step decoder still drew noise; docs/DESIGN.md).
+        x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head", kernel_init=nn.initializers.zeros,
+                     bias_init=nn.initializers.constant(0.5))(x)  # (B, L, q*p*p*c)
         return tubelets_to_video(x.reshape(b, t, h, w, q, p, p, c))
