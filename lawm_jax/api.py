@@ -107,12 +107,19 @@ class LoadedController:
 
 
 def _run_file(workdir: str, name: str, job: str) -> dict:
+    """The run's JSON file `name`; checks that the encoder checkpoint it names exists."""
     path = os.path.join(workdir, name)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{workdir} is not a lawm_jax {job} run directory (no {name}); "
                                 f"pass the --workdir of a {job} run")
     with open(path) as f:
-        return json.load(f)
+        saved = json.load(f)
+    encoder = saved.get("encoder_checkpoint")
+    if encoder and not os.path.exists(os.path.join(encoder, "encoder_config.json")):
+        raise FileNotFoundError(f"{path} names the encoder checkpoint {encoder}, which is missing (was the run "
+                                f"moved, or its encoder deleted?): put the encoder back there, or set "
+                                f'"encoder_checkpoint" in {path} to where it is now')
+    return saved
 
 
 def _restore(workdir: str, step: int | None, abstract):

@@ -24,7 +24,7 @@ from lawm_jax.progress import end_bar_line
 # Optional dependencies (setup.py's extras) -> how to install them.
 OPTIONAL_PACKAGES = {
     "mujoco": 'pip install -e ".[sim]"', "skimage": 'pip install -e ".[sim]"',
-    "tensorflow_datasets": 'pip install -e ".[tfds]"', "PIL": 'pip install -e ".[tfds]"',
+    "tensorflow_datasets": 'pip install -e ".[tfds]"',
     "torch": 'pip install -e ".[convert]" (CPU-only machines: install torch from its CPU index first)',
     "transformers": 'pip install -e ".[convert]"', "safetensors": 'pip install -e ".[convert]"',
     "av": "pip install av",
@@ -64,16 +64,27 @@ def user_error_message(e: BaseException) -> str | None:
     return None
 
 
+def print_user_error(prog: str, message: str) -> None:
+    """`prog: message` on stderr, on a line of its own (after any progress bar)."""
+    end_bar_line()
+    sys.stderr.write(f"{prog}: {message}\n")
+    sys.stderr.flush()
+
+
 def report_user_error(prog: str, e: BaseException) -> bool:
     """Prints `prog: <one line>` to stderr if `e` is a user error; False (nothing
     printed) otherwise."""
     message = user_error_message(e)
     if message is None:
         return False
-    end_bar_line()
-    sys.stderr.write(f"{prog}: {message}\n")
-    sys.stderr.flush()
+    print_user_error(prog, message)
     return True
+
+
+def debug_requested(argv) -> bool:
+    """Whether the command line asks for tracebacks (--debug, --debug=true), read before
+    absl has parsed it."""
+    return any(re.fullmatch(r"--?debug(=(true|1|yes))?", a, re.IGNORECASE) for a in argv)
 
 
 def run_main(main, prog: str | None = None, **run_kwargs) -> None:
@@ -231,9 +242,11 @@ def config_file_arg(argv) -> str:
 
 
 def config_flag_error(e: Exception, argv) -> str | None:
-    """One line for an error in parsing the command line's config flags that the user can
-    fix (a missing config file, an :ARG its get_config rejects, a misspelt --config.FIELD,
-    a bad flag value); None if `e` is something else (a bug in a config file)."""
+    """One line for an error in parsing the command line's config flags: a missing config
+    file, an :ARG its get_config rejects, a misspelt --config.FIELD, a bad flag value. An
+    exception raised inside a config file's get_config (absl wraps it) also becomes its
+    last line, naming the file: usually a rejected argument, and --debug shows the
+    traceback of a real bug. None for anything else (re-raised with its traceback)."""
     from absl import flags
     from ml_collections.config_flags import config_flags
     spec = config_file_arg(argv)

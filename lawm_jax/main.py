@@ -29,7 +29,8 @@ import jax
 from absl import flags, logging
 from ml_collections import config_flags
 
-from lawm_jax.cli import check_workdir, config_file_arg, config_flag_error, describe_configs, run_main
+from lawm_jax.cli import (check_workdir, config_file_arg, config_flag_error, debug_requested, describe_configs,
+                          print_user_error, run_main)
 from lawm_jax.config import check_paths, validate
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
@@ -55,7 +56,8 @@ def _parse_flags(argv):
     """absl's flag parsing, with --help listing the configs and the config flags' errors as one line."""
     if any(re.fullmatch(r"--?(help|helpshort|helpfull|\?)", a) for a in argv[1:]):
         sys.modules["__main__"].__doc__ = __doc__ + "\n" + describe_configs().replace("%", "%%")
-    folder = os.path.dirname(os.path.abspath(config_file_arg(argv).split(":")[0] or "."))
+    config_path = config_file_arg(argv).split(":")[0]
+    folder = os.path.dirname(os.path.abspath(config_path)) if config_path else ""
     if os.path.basename(folder) == "configs" and os.path.dirname(folder) not in sys.path:
         sys.path.append(os.path.dirname(folder))  # configs/*.py import configs.NAME: from any folder too
     try:
@@ -63,10 +65,10 @@ def _parse_flags(argv):
         _CONFIG.value.get("job")  # a config file that failed to load raises only when read
         return rest
     except Exception as e:
-        message = None if "--debug" in argv else config_flag_error(e, argv)
+        message = None if debug_requested(argv) else config_flag_error(e, argv)
         if message is None:
             raise
-        sys.stderr.write(f"{PROG}: {message}\n")
+        print_user_error(PROG, message)
         sys.exit(1)
 
 

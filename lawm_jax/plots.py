@@ -253,6 +253,8 @@ def planned_paths(paths: dict, out: str, title: str = "x-y (m)") -> str:
     from matplotlib.figure import Figure
 
     n = len(paths["true"])
+    if n == 0:
+        raise ValueError(f"no episodes to draw in {out}")
     cols = min(n, 4)
     rows = -(-n // cols)
     fig = Figure(figsize=(3 * cols + 1.5, 3 * rows), dpi=100, layout="constrained")

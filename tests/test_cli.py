@@ -190,6 +190,17 @@ def test_tools_name_a_missing_or_empty_video_folder(tmp_path):
     assert_one_line_error(out, "make_shards: ", "nowhere", "does not exist")
 
 
+def test_visualize_names_what_is_wrong(tmp_path):
+    """A folder that is not a run, a run whose encoder was moved away, a bad count."""
+    out = run("tools/visualize.py", f"--workdir={tmp_path}")
+    assert_one_line_error(out, "visualize: ", str(tmp_path), "not a lawm_jax training run")
+    (tmp_path / "world_model.json").write_text('{"encoder_checkpoint": "/nowhere/encoder", "model": {}}')
+    out = run("tools/visualize.py", f"--workdir={tmp_path}")
+    assert_one_line_error(out, "visualize: ", "/nowhere/encoder", "was the run moved")
+    out = run("tools/visualize.py", f"--plan={tmp_path}", "--episodes=0")
+    assert_one_line_error(out, "visualize: ", "--episodes=0")
+
+
 @pytest.mark.slow
 def test_data_errors_found_when_the_job_starts(tmp_path):
     """Errors the data pipeline finds (after the model is built): an empty folder of

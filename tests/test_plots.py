@@ -52,9 +52,12 @@ def test_animation_gif_and_mp4(tmp_path):
     with av.open(plots.animation(rows, str(tmp_path / "a.mp4"), fps=2, scale=4)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 5 and frames[0].shape == (h + h % 2, w + w % 2, 3)
-    gif.seek(2)
-    first_tile = np.asarray(gif.convert("RGB"))[:36, w - 36:]
-    np.testing.assert_allclose(frames[2][:36, w - 36:].mean(), first_tile.mean(), atol=12)  # lossy H.264
+    for step in range(5):  # frame `step` shows every row's frame `step`, scaled up
+        gif.seek(step)
+        tile = np.asarray(gif.convert("RGB"), np.float32)[:36, w - 38:w - 2]  # the label, the tile, a 2-px gap
+        wanted = np.kron(rows["real"][step], np.ones((4, 4, 1)))
+        assert np.abs(tile - wanted).mean() < 8, step  # GIF's 256-colour palette
+        np.testing.assert_allclose(frames[step][:36, w - 38:w - 2].mean(), tile.mean(), atol=12)  # lossy H.264
     with pytest.raises(ValueError, match=".gif or .mp4"):
         plots.animation(rows, str(tmp_path / "a.avi"))
 
@@ -67,3 +70,16 @@ def test_state_colours_share_the_reference_scale():
     np.testing.assert_array_equal(out["copy"], out["real"])
     assert out["real"].std() > 20  # spread over the colour range
     assert not np.array_equal(out["shifted"], out["real"])  # the reference's scale, not refitted
+
+
+def test_state_colours_follow_the_states_main_direction():
+    """States that vary along one direction only: the first colour channel (the first
+    principal component) runs monotonically along it, from one end of the range to the
+    other; the other channels hold no structure."""
+    rng = np.random.default_rng(3)
+    direction = rng.normal(size=16)
+    states = np.linspace(-1, 1, 10)[:, None, None] * direction + 1e-4 * rng.normal(size=(10, 1, 16))
+    red = plots.state_colours({"s": states}, (1, 1))["s"][:, 0, 0, 0].astype(int)
+    steps = np.diff(red)
+    assert np.all(steps > 0) or np.all(steps < 0), red
+    assert abs(red[-1] - red[0]) > 200

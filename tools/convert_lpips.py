@@ -11,9 +11,14 @@ The format is documented in lawm_jax/models/lpips.py. Needs torch (the [convert]
 """
 from __future__ import annotations
 
-import numpy as np
-from absl import app, flags
+import errno
+import os
 
+import numpy as np
+from absl import flags
+
+from lawm_jax.cli import run_main
+from lawm_jax.config import ConfigError
 from lawm_jax.models.lpips import VGG16_STAGES, param_shapes
 
 # Positions of the 13 convolutions in torchvision's vgg16().features (ReLUs and pools between).
@@ -24,6 +29,13 @@ def convert(vgg_state: dict, lin_state: dict) -> dict[str, np.ndarray]:
     """torchvision VGG16 + LPIPS lin state dicts (name -> array) -> the .npz's arrays."""
     out = {}
     names = [f"conv{s + 1}_{j + 1}" for s, stage in enumerate(VGG16_STAGES) for j in range(len(stage))]
+    missing = [f"--vgg has no {k}" for i in TORCHVISION_CONV_INDEX for k in (f"features.{i}.weight", f"features.{i}.bias")
+               if k not in vgg_state]
+    missing += [f"--lin has no lin{k}.model.1.weight" for k in range(len(VGG16_STAGES))
+                if f"lin{k}.model.1.weight" not in lin_state]
+    if missing:
+        raise ConfigError("the inputs are not torchvision's VGG16 (--vgg) and LPIPS v0.1's VGG linear layers "
+                          "(--lin): " + "; ".join(missing[:4]) + (" ..." if len(missing) > 4 else ""))
     for name, index in zip(names, TORCHVISION_CONV_INDEX):
         w = np.asarray(vgg_state[f"features.{index}.weight"], np.float32)  # (out, in, kh, kw)
         out[f"vgg/{name}/kernel"] = w.transpose(2, 3, 1, 0)
@@ -33,7 +45,7 @@ def convert(vgg_state: dict, lin_state: dict) -> dict[str, np.ndarray]:
     want = param_shapes()
     bad = [f"{k}: {v.shape} vs {want[k]}" for k, v in out.items() if tuple(v.shape) != want[k]]
     if bad:
-        raise ValueError("the inputs are not VGG16 + LPIPS-VGG weights: " + "; ".join(bad))
+        raise ConfigError("the inputs are not VGG16 + LPIPS-VGG weights: " + "; ".join(bad))
     return out
 
 
@@ -46,8 +58,10 @@ def _load_torch(path: str) -> dict:
 def main(argv):
     del argv
     f = flags.FLAGS
+    if os.path.exists(f.output):
+        raise FileExistsError(errno.EEXIST, "exists; choose another --output, or move it away", f.output)
     arrays = convert(_load_torch(f.vgg), _load_torch(f.lin))
-    with open(f.output, "wb") as out:
+    with open(f.output, "xb") as out:
         np.savez(out, **arrays)
     print(f"wrote {len(arrays)} arrays to {f.output}")
 
@@ -57,4 +71,4 @@ if __name__ == "__main__":  # flags defined here only: tests import this module 
     flags.DEFINE_string("lin", None, "LPIPS v0.1 linear layers for VGG (.pth)")
     flags.DEFINE_string("output", None, "the .npz to write")
     flags.mark_flags_as_required(["vgg", "lin", "output"])
-    app.run(main)
+    run_main(main)

@@ -17,8 +17,7 @@ import os
 
 from absl import app, flags
 
-from lawm_jax.config import ConfigError
-from lawm_jax.data.clips import DataError
+from lawm_jax.cli import run_main
 from lawm_jax.eval.pictures import draw_run
 from lawm_jax.planning.run import draw_plan
 from lawm_jax.progress import quiet_orbax_logs
@@ -34,14 +33,14 @@ def main(argv):
         raise app.UsageError("name a training run (--workdir) or a plan job's workdir (--plan)")
     if bad := set(f.formats) - set(FORMATS):
         raise app.UsageError(f"--formats={','.join(f.formats)}: {sorted(bad)} unknown; choose from {FORMATS}")
+    for name in ("examples", "episodes"):
+        if f[name].value < 1:
+            raise app.UsageError(f"--{name}={f[name].value}: draw at least 1")
     written = []
-    try:
-        if f.workdir:
-            written += draw_run(f.workdir, f.out, f.decoder, f.examples, f.formats, f.data, f.context)
-        if f.plan:
-            written.append(draw_plan(f.plan, os.path.join(f.out, "planned_paths.png") if f.out else "", f.episodes))
-    except (FileNotFoundError, ConfigError, DataError, ValueError) as e:
-        raise app.UsageError(str(e)) from None
+    if f.workdir:
+        written += draw_run(f.workdir, f.out, f.decoder, f.examples, f.formats, f.data, f.context)
+    if f.plan:
+        written.append(draw_plan(f.plan, os.path.join(f.out, "planned_paths.png") if f.out else "", f.episodes))
     print("\n".join(written))
 
 
@@ -55,4 +54,4 @@ if __name__ == "__main__":
     flags.DEFINE_list("formats", ["png", "gif"], f"of the rollout pictures: {', '.join(FORMATS)}")
     flags.DEFINE_string("data", "", "held-out clips to draw (default: the videos the run held out)")
     flags.DEFINE_integer("episodes", 8, "planning episodes to draw")
-    app.run(main)
+    run_main(main)  # errors you can fix (a folder that is not a run, a bad value): one line

@@ -65,8 +65,8 @@ def decode_array(record: bytes) -> np.ndarray:
     if len(record) - start != count * dtype.itemsize:
         raise ValueError(f".npy record of shape {shape} {dtype} holds {len(record) - start} bytes of data, "
                          f"not {count * dtype.itemsize}: truncated or damaged")
-    array = np.frombuffer(record[start:], dtype, count)
-    return array.reshape(shape, order="F" if fortran == "True" else "C")
+    array = np.frombuffer(record[start:], dtype, count).reshape(shape, order="F" if fortran == "True" else "C")
+    return array.copy(order="K")  # writable, like np.load's (frombuffer's view of bytes is read-only)
 
 
 def write_records(records, out_dir: str, meta_file: str, meta, prefix: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lawm_jax.data.clips import DataError
 from lawm_jax.eval import scoring
 from lawm_jax.eval.capacity import one_step
 
@@ -27,8 +28,9 @@ def partners(video_ids) -> np.ndarray:
     ids = np.asarray(video_ids)
     m = len(ids)
     if len(np.unique(ids)) < 2:
-        raise ValueError("splicing and transfer need clips of at least two videos; hold out more "
-                         "videos (config.data.holdout) or point config.eval.path at more")
+        raise DataError("splicing and transfer need clips of at least two videos; hold out more "
+                        "videos (config.data.holdout), or evaluate on a folder of more videos "
+                        "(config.eval.path; tools/visualize.py --data)")
     out = np.empty(m, int)
     for i in range(m):
         for shift in range(m // 2, m // 2 + m):

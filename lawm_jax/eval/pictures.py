@@ -22,7 +22,8 @@ import numpy as np
 from absl import logging
 
 from lawm_jax import plots
-from lawm_jax.api import load_decoder, load_world_model
+from lawm_jax.api import CONFIG_FILE, load_decoder, load_world_model
+from lawm_jax.config import ConfigError
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.eval.leakage import partners
 from lawm_jax.eval.transfer import cycle
@@ -45,7 +46,8 @@ def rollout_examples(model, video, video_ids, frames_per_step: int, context: int
     model's by default). `model` needs encode / infer_actions / rollout."""
     t = video.shape[1] // frames_per_step
     if not 1 <= context < t:
-        raise ValueError(f"context={context} must be in [1, {t}) for clips of {t} steps")
+        raise ConfigError(f"context={context} (config.eval.context; tools/visualize.py --context) must be in "
+                          f"[1, {t}) for clips of {t} steps")
     chosen = pick_examples(video_ids, count)
     if not chosen:
         return []
@@ -99,15 +101,15 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     training curves (and the decoder's), and `examples` rollout pictures (frame grid +
     animations; module docstring) of held-out clips: the videos the run held out, or the
     data at `data_path`, read as the run's data source. Returns the paths written."""
-    with open(os.path.join(workdir, "world_model.json")) as f:
+    model = load_world_model(workdir)  # first: it names what is wrong with a workdir that is not a run
+    cfg = model.wm.config
+    with open(os.path.join(workdir, CONFIG_FILE)) as f:
         saved = ml_collections.ConfigDict(json.load(f)["config"])
     out_dir = out_dir or os.path.join(workdir, "pictures")
     os.makedirs(out_dir, exist_ok=True)
     written = [plots.training_curves(os.path.join(run, "metrics.jsonl"), os.path.join(out_dir, name))
                for run, name in ((workdir, "training_curves.png"), (decoder, "decoder_curves.png"))
                if run and os.path.exists(os.path.join(run, "metrics.jsonl"))]
-    model = load_world_model(workdir)
-    cfg = model.wm.config
     if cfg.bottleneck.kind == "actions":
         logging.warning("%s is action-conditioned: no latent actions, so no rollout pictures", workdir)
         return written

@@ -42,9 +42,9 @@ EVAL_DIR = "eval"
 
 
 def _to_json(obj):
-    """Results without their arrays (latents, frames), which go to pictures."""
+    """Results without their latent arrays, which go to the embedding picture."""
     if isinstance(obj, dict):
-        return {k: _to_json(v) for k, v in obj.items() if k not in ("inferred", "sampled", "examples")}
+        return {k: _to_json(v) for k, v in obj.items() if k not in ("inferred", "sampled")}
     return obj
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from lawm_jax.config import ConfigError
 from lawm_jax.eval import scoring
 from lawm_jax.eval.leakage import partners
 
@@ -35,7 +36,7 @@ def transfer(model, video, video_ids, frames_per_step: int, context: int = 1, ba
     rollouts: eval/pictures.py)."""
     t = video.shape[1] // frames_per_step
     if not 1 <= context < t:
-        raise ValueError(f"config.eval.context={context} must be in [1, {t}) for clips of {t} steps")
+        raise ConfigError(f"config.eval.context={context} must be in [1, {t}) for clips of {t} steps")
     partner = partners(video_ids)
     rows = {"original": [], "transfer": [], "copy_last": []}
     for i in range(0, len(video), batch_size):

@@ -101,7 +101,11 @@ def plan(config, workdir: str) -> dict:
 
 
 def draw_paths(paths: dict, protocol: str, out: str, episodes: int = 8) -> str:
-    """The planned against the true paths of the first `episodes` episodes, as a PNG."""
+    """The planned against the true paths of the first `episodes` episodes, as a PNG
+    (its folder is created)."""
+    if episodes < 1:
+        raise ConfigError(f"episodes={episodes}: draw at least one episode")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     return plots.planned_paths({k: v[:episodes] for k, v in paths.items()}, out, PATH_TITLES[protocol])
 
 

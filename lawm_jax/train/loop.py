@@ -114,7 +114,7 @@ def mesh_for(config) -> jax.sharding.Mesh:
     """The config's mesh over all devices; the global batch must split evenly over it."""
     mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
     if config.data.global_batch % mesh.size:
-        raise ValueError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
+        raise ConfigError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
                          f"of the {mesh.size} devices")
     return mesh
 

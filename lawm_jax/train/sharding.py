@@ -19,6 +19,8 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lawm_jax.config import ConfigError
+
 MESH_AXES = ("data", "fsdp")
 BATCH = P(MESH_AXES)  # leading (batch) axis split over every device
 PARAM_SHARDINGS = ("replicated", "fsdp")
@@ -30,10 +32,10 @@ def make_mesh(data: int = -1, fsdp: int = 1, devices=None) -> Mesh:
     devices = list(jax.devices() if devices is None else devices)
     n = len(devices)
     if fsdp < 1 or (data == -1 and n % fsdp):
-        raise ValueError(f"config.mesh.fsdp={fsdp} must be >= 1 and divide the {n} devices")
+        raise ConfigError(f"config.mesh.fsdp={fsdp} must be >= 1 and divide the {n} devices")
     data = n // fsdp if data == -1 else data
     if not 1 <= data * fsdp <= n:
-        raise ValueError(f"config.mesh.data={data} x config.mesh.fsdp={fsdp} needs more than the "
+        raise ConfigError(f"config.mesh.data={data} x config.mesh.fsdp={fsdp} needs more than the "
                          f"{n} devices there are (data=-1 uses them all)")
     devices = devices[:data * fsdp]
     # Auto axes: the model code is written unsharded and jit's partitioner places the
@@ -45,7 +47,7 @@ def make_mesh(data: int = -1, fsdp: int = 1, devices=None) -> Mesh:
 def spec_for(shape: tuple, mode: str, fsdp_size: int, fsdp_min_size: int) -> P:
     """The partition rule: the PartitionSpec of an array of this shape."""
     if mode not in PARAM_SHARDINGS:
-        raise ValueError(f"config.mesh.params={mode!r}: must be one of {PARAM_SHARDINGS}")
+        raise ConfigError(f"config.mesh.params={mode!r}: must be one of {PARAM_SHARDINGS}")
     if mode == "replicated" or fsdp_size == 1 or np.prod(shape, dtype=np.int64) < fsdp_min_size:
         return P()
     for axis in sorted(range(len(shape)), key=lambda a: -shape[a]):  # largest axis first

@@ -113,6 +113,7 @@ def test_records_decode_like_np_load_without_parsing_python(monkeypatch):
     got = [decode_array(encode_array(a)) for a in arrays] + [decode_array(fortran.getvalue())]
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape and np.array_equal(g, e)
+        assert g.flags.writeable and g.flags.f_contiguous == e.flags.f_contiguous
     got_episode = decode_episode(encode_episode(episode))
     assert sorted(got_episode) == sorted(expected_episode)
     for k, e in expected_episode.items():

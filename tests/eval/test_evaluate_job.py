@@ -59,6 +59,8 @@ def test_evaluate_job_in_representation_space(tmp_path):
     assert [os.path.basename(p) for p in written] == ["training_curves.png", "rollout_0.png", "rollout_0.gif"]
     looks_like_a_picture(written[0], (400, 200))
     assert Image.open(written[1]).size == grid.size and Image.open(written[2]).n_frames == 4
+    with pytest.raises(ConfigError, match=r"context=4 .* must be in \[1, 4\)"):
+        draw_run(lam, str(tmp_path / "pictures"), context=4)
     c.eval.update(kinds="capacity", split="train")  # the training clips: the generalisation gap
     seen = evaluate(c, lam)
     assert seen["split"] == "train" and os.path.exists(os.path.join(lam, "eval_train", "capacity.json"))

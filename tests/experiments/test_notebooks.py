@@ -5,6 +5,8 @@ import base64
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -29,6 +31,31 @@ def test_notebooks_are_colab_ready():
         assert "git\", \"clone\"" in setup and "pip\", \"install\"" in setup and "LAWM_REPO_URL" in setup
         for cell in cells:
             assert cell.get("outputs", []) == [] and cell.get("execution_count") is None, name
+
+
+def run_setup_cell(name: str, cwd, **env) -> "subprocess.CompletedProcess":
+    source = "".join(json.load(open(os.path.join(REPO, "experiments", name)))["cells"][1]["source"])
+    env = {k: v for k, v in os.environ.items() if k != "LAWM_REPO_URL"} | env
+    return subprocess.run([sys.executable, "-c", source], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_setup_cell_on_a_fresh_machine(name, tmp_path):
+    """The set-up cell as it runs on Colab, outside any checkout: without LAWM_REPO_URL it
+    says what to set; with it, it clones that repository (here this one, by path) and asks
+    pip to install the clone with the notebook's extras (pip's dry run: nothing changes in
+    this environment, but pip resolves the clone's setup.py and every requirement)."""
+    missing = run_setup_cell(name, tmp_path)
+    assert missing.returncode != 0 and "set REPO_URL in this cell" in missing.stderr, missing.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "lawm_jax")
+    done = run_setup_cell(name, tmp_path, LAWM_REPO_URL=REPO, PIP_DRY_RUN="1",
+                          PIP_NO_BUILD_ISOLATION="0")  # "0" turns isolation off (pip's inverted flag)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"lawm_jax from {tmp_path / 'lawm_jax'}" in done.stdout
+    assert os.path.exists(tmp_path / "lawm_jax" / "configs" / "tiny.py")
+    again = run_setup_cell(name, tmp_path)  # a restarted kernel finds the clone
+    assert again.returncode == 0 and f"lawm_jax from {tmp_path / 'lawm_jax'}" in again.stdout, again.stderr
 
 
 def displayed_pictures(nb) -> list:

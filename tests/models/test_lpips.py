@@ -97,3 +97,12 @@ def test_convert_command(tmp_path):
     np.testing.assert_array_equal(np.asarray(params["lin"][3]), lin["lin3.model.1.weight"].numpy().reshape(-1))
     np.testing.assert_array_equal(np.asarray(params["vgg"]["conv2_1"]["kernel"]),
                                   vgg["features.5.weight"].numpy().transpose(2, 3, 1, 0))
+    # user errors: one line naming what is wrong, nothing overwritten
+    again = subprocess.run([sys.executable, "tools/convert_lpips.py", f"--vgg={tmp_path / 'vgg.pth'}",
+                            f"--lin={tmp_path / 'lin.pth'}", f"--output={out}"], capture_output=True, text=True)
+    assert again.returncode == 1 and "Traceback" not in again.stderr and f"{out}: exists" in again.stderr
+    swapped = subprocess.run([sys.executable, "tools/convert_lpips.py", f"--vgg={tmp_path / 'lin.pth'}",
+                              f"--lin={tmp_path / 'vgg.pth'}", f"--output={tmp_path / 'x.npz'}"],
+                             capture_output=True, text=True)
+    assert swapped.returncode == 1 and "Traceback" not in swapped.stderr
+    assert "--vgg has no features.0.weight" in swapped.stderr and not (tmp_path / "x.npz").exists()

@@ -86,6 +86,9 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     assert saved["protocol"] == "droid" and set(saved["paths"]) == {"true", *summary["methods"]}
     assert all(len(v) == 3 and np.shape(v[0]) == (4, 2) for v in saved["paths"].values())  # H + 1 points
     looks_like_a_picture(draw_plan(str(tmp_path), episodes=3))
+    looks_like_a_picture(draw_plan(str(tmp_path), str(tmp_path / "new" / "folder" / "paths.png"), episodes=1))
+    with pytest.raises(ConfigError, match="episodes=0"):
+        draw_plan(str(tmp_path), episodes=0)
 
 
 def test_recon_protocol_end_to_end(tmp_path):
