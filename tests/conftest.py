@@ -5,6 +5,13 @@ XLA and JAX read these once, when JAX first initialises, so they are set before 
 imports jax. Subprocesses (the command line, the tools, notebooks, two-process training)
 inherit them from os.environ.
 
+Why LLVM's -O0 (`--xla_backend_optimization_level=0`, unless XLA_FLAGS already sets a
+level): the suite's programs are tiny, so XLA:CPU spends far more time optimising their
+machine code than running it; at -O0 a cold run of tests/models/test_bottlenecks.py and
+tests/train/test_training.py took 159 s instead of 210 s (tests/models/test_idm_predictor.py
+37 s instead of 54 s). XLA's own (HLO) optimisations, and so the numerics, are unchanged;
+the benchmarks and every run outside the tests keep the default level.
+
 Why the cache: most of the suite's time is XLA compiling the same tiny programs again
 (each test builds its own jitted closures; each command-line test is a fresh process).
 A cache entry is keyed by the whole HLO module, the compile options, the devices and the
@@ -20,8 +27,10 @@ that cannot be read is compiled again, with a warning.
 import os
 import tempfile
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + " --xla_force_host_platform_device_count=4").strip()
+_flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+if "xla_backend_optimization_level" not in _flags:
+    _flags += " --xla_backend_optimization_level=0"  # LLVM -O0: tiny programs compile faster
+os.environ["XLA_FLAGS"] = _flags.strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "lawm_jax_test_xla_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # tiny programs too
