@@ -105,7 +105,16 @@ def run_main(main, prog: str | None = None, **run_kwargs) -> None:
                 raise
             return 1
 
-    app.run(guarded, **run_kwargs)
+    try:
+        app.run(guarded, **run_kwargs)
+    except SystemExit as e:
+        if e.code == 1 and help_requested(sys.argv):  # absl exits with 1 after printing the help
+            sys.exit(0)
+        raise
+
+
+def help_requested(argv) -> bool:
+    return any(re.fullmatch(r"--?(help|helpshort|helpfull|\?)", a) for a in argv[1:])
 
 
 def check_workdir(job: str, workdir: str) -> None:

@@ -22,7 +22,6 @@ checkpoint, an unwritable --workdir, a missing optional package) print one line 
 what is wrong and what to do, and exit with status 1; --debug shows their traceback too.
 """
 import os
-import re
 import sys
 
 import jax
@@ -30,7 +29,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from lawm_jax.cli import (check_workdir, config_file_arg, config_flag_error, debug_requested, describe_configs,
-                          print_user_error, run_main)
+                          help_requested, print_user_error, run_main)
 from lawm_jax.config import check_paths, validate
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
@@ -54,7 +53,7 @@ PROG = "lawm_jax.main"
 
 def _parse_flags(argv):
     """absl's flag parsing, with --help listing the configs and the config flags' errors as one line."""
-    if any(re.fullmatch(r"--?(help|helpshort|helpfull|\?)", a) for a in argv[1:]):
+    if help_requested(argv):
         sys.modules["__main__"].__doc__ = __doc__ + "\n" + describe_configs().replace("%", "%%")
     config_path = config_file_arg(argv).split(":")[0]
     folder = os.path.dirname(os.path.abspath(config_path)) if config_path else ""

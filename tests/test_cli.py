@@ -50,12 +50,15 @@ def assert_one_line_error(out, *names):
 def test_help_lists_every_job_and_every_config():
     from lawm_jax.config import JOBS
     out = main("--help")
+    assert out.returncode == 0, out.stderr[-2000:]
     for job in JOBS:
         assert f"\n  {job} " in out.stdout, job
     assert CONFIGS and all(f"configs/{name}" in out.stdout for name in CONFIGS)
     assert "noisy (the default)" in out.stdout  # configs/arm.py's :ARG values, read from the file
     assert "controller_mlp, plan" in out.stdout
     assert "--debug" in out.stdout and "Traceback" not in out.stderr
+    tool = run("tools/visualize.py", "--help")  # asking a tool for its help is not an error either
+    assert tool.returncode == 0 and "--workdir" in tool.stdout, tool.stderr[-2000:]
 
 
 def test_describe_configs_reads_the_folder(tmp_path):
