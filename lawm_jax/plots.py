@@ -136,7 +136,7 @@ def animation(rows: dict, out: str, fps: float = 4.0, scale: int = 4, gap: int =
 
         w, h = frames[0].size
         with av.open(out, "w") as container:
-            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+            stream = container.add_stream(mp4_codec(av.codecs_available), rate=Fraction(fps).limit_denominator(1000))
             stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"  # even sizes for yuv420p
             for img in frames:
                 arr = np.zeros((stream.height, stream.width, 3), np.uint8)
@@ -146,6 +146,18 @@ def animation(rows: dict, out: str, fps: float = 4.0, scale: int = 4, gap: int =
     else:
         raise ValueError(f"animation {out!r}: the extension picks the format, .gif or .mp4")
     return out
+
+
+MP4_CODECS = ("libx264", "libopenh264", "mpeg4")  # H.264 where FFmpeg has an encoder, else MPEG-4 Part 2
+
+
+def mp4_codec(available) -> str:
+    """The first of MP4_CODECS that this FFmpeg (PyAV's) can encode with."""
+    for codec in MP4_CODECS:
+        if codec in available:
+            return codec
+    raise ValueError(f"PyAV's FFmpeg has none of the encoders {', '.join(MP4_CODECS)} for an MP4: "
+                     "write a .gif instead (tools/visualize.py --formats=png,gif)")
 
 
 def state_colours(groups: dict, grid: tuple[int, int], reference=None) -> dict:

@@ -83,3 +83,13 @@ def test_state_colours_follow_the_states_main_direction():
     steps = np.diff(red)
     assert np.all(steps > 0) or np.all(steps < 0), red
     assert abs(red[-1] - red[0]) > 200
+
+
+def test_mp4_codec_falls_back_and_names_the_alternative():
+    import av
+
+    assert plots.mp4_codec(av.codecs_available) in av.codecs_available
+    assert plots.mp4_codec({"mpeg4", "libopenh264"}) == "libopenh264"
+    assert plots.mp4_codec({"mpeg4"}) == "mpeg4"
+    with pytest.raises(ValueError, match=r"\.gif instead"):
+        plots.mp4_codec({"h264_nvenc"})
