@@ -23,10 +23,9 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import CONFIG_FILE, load_decoder, load_world_model
-from lawm_jax.config import ConfigError
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.eval.leakage import partners
-from lawm_jax.eval.transfer import cycle
+from lawm_jax.eval.transfer import check_context, cycle
 
 ROWS = ("A: real", "A: IDM rollout", "B: real", "B: A's latents", "A: cycled latents")
 
@@ -45,9 +44,7 @@ def rollout_examples(model, video, video_ids, frames_per_step: int, context: int
     {row label: uint8 (T, gh, gw, 3)} (states as colours; `grid` is the token grid, the
     model's by default). `model` needs encode / infer_actions / rollout."""
     t = video.shape[1] // frames_per_step
-    if not 1 <= context < t:
-        raise ConfigError(f"context={context} (config.eval.context; tools/visualize.py --context) must be in "
-                          f"[1, {t}) for clips of {t} steps")
+    check_context(context, t)
     chosen = pick_examples(video_ids, count)
     if not chosen:
         return []

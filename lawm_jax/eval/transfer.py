@@ -29,14 +29,20 @@ def cycle(model, states_a, states_b, context: int = 1):
     return a_original, a_transfer, b_pred
 
 
+def check_context(context: int, steps: int) -> None:
+    """A rollout needs at least one real step and one to predict."""
+    if not 1 <= context < steps:
+        raise ConfigError(f"context={context} (config.eval.context; tools/visualize.py --context) must be in "
+                          f"[1, {steps}) for clips of {steps} steps")
+
+
 def transfer(model, video, video_ids, frames_per_step: int, context: int = 1, batch_size: int = 16,
              decode=None, lpips_params=None) -> dict:
     """Mean errors of the original and the transferred rollout of A (and copying A's last
     context state), per metric, with transfer / original ratios (pictures of the same
     rollouts: eval/pictures.py)."""
     t = video.shape[1] // frames_per_step
-    if not 1 <= context < t:
-        raise ConfigError(f"config.eval.context={context} must be in [1, {t}) for clips of {t} steps")
+    check_context(context, t)
     partner = partners(video_ids)
     rows = {"original": [], "transfer": [], "copy_last": []}
     for i in range(0, len(video), batch_size):
