@@ -27,8 +27,10 @@ setuptools.setup(
     ],
     extras_require={
         # tensorboard: its own event reader checks the files tensorboardX writes; nbclient,
-        # nbformat and ipykernel execute the notebooks under experiments/.
-        "test": ["pytest>=8.0", "tensorboard>=2.15", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        # nbformat and ipykernel execute the notebooks under experiments/; pytest-xdist runs
+        # the suite on two workers (-n 2).
+        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "tensorboard>=2.15", "nbclient>=0.10", "nbformat>=5.10",
+                 "ipykernel>=6.29"],
         # Weight import and the Hugging Face parity test. On CPU-only machines install
         # torch first from the CPU index (see README), or pip pulls a CUDA build.
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],

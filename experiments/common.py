@@ -8,6 +8,7 @@ Every script takes the same flags, so that they find each other's runs:
     --data     videos (a folder or list file; default: the config's) and --holdout, the
                held-out videos' names or patterns (evaluation is on those only)
     --steps    training steps per model (default: the config's)
+    --models   only some rows of a table (run names: sparse_0.1, deterministic, ...)
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import os
 import sys
 import time
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -40,6 +41,8 @@ DECODER_STEPS = flags.DEFINE_integer("decoder_steps", 0, "pixel decoder steps (0
 LPIPS = flags.DEFINE_string("lpips_weights", "", "LPIPS-VGG .npz (tools/convert_lpips.py) for LPIPS columns")
 SEED = flags.DEFINE_integer("seed", 0, "seed of every run")
 MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation")
+MODELS = flags.DEFINE_list("models", [], "only these rows of a table, by run name (sparse_0.1, deterministic, ...; "
+                           "default: every row)")
 
 # Coefficient -> bottleneck field; "low"/"high" capacity as the tables use them. The
 # paper's sweep: sparse l1 0.4 ... 0.01; its mapping of Low/High to values is not given
@@ -47,6 +50,23 @@ MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation
 FIELD = {"sparse": "l1", "noisy": "beta", "vq": "codebook_size"}
 CAPACITY = {("sparse", "low"): 0.1, ("sparse", "high"): 0.01, ("noisy", "low"): 1e-2, ("noisy", "high"): 1e-4,
             ("vq", "low"): 8, ("vq", "high"): 512}
+
+
+def table_models(kinds=("sparse", "noisy", "vq"), bounds=True) -> list[tuple]:
+    """A table's rows, (kind, capacity, coefficient): each of `kinds` at low and high
+    capacity (CAPACITY), then the deterministic and unconstrained bounds; only those
+    that --models names, if it names any."""
+    models = [(k, cap, CAPACITY[k, cap]) for k in kinds for cap in ("low", "high")]
+    if bounds:
+        models += [("deterministic", "-", None), ("unconstrained", "-", None)]
+    if not MODELS.value:
+        return models
+    names = [run_name(kind, coef) for kind, _, coef in models]
+    unknown = sorted(set(MODELS.value) - set(names))
+    if unknown:
+        raise app.UsageError(f"--models={','.join(MODELS.value)}: this table has no row {unknown}; "
+                             f"its rows are {names}")
+    return [m for m, name in zip(models, names) if name in MODELS.value]
 
 
 def load_config_module(path: str):

@@ -22,8 +22,7 @@ PAPER = {("sparse", "low"): (0.28, 0.66), ("sparse", "high"): (0.20, 0.50), ("no
 def main(argv):
     del argv
     quiet_orbax_logs()
-    models = [(k, cap, common.CAPACITY[k, cap]) for k in ("sparse", "noisy", "vq") for cap in ("low", "high")]
-    models += [("deterministic", "-", None), ("unconstrained", "-", None)]
+    models = common.table_models()
     rows, results = [], {}
     for kind, cap, coef in models:
         res = common.evaluated(common.trained(kind, coef), kind, "leakage")["leakage"]

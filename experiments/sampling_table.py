@@ -26,17 +26,15 @@ def main(argv):
     del argv
     quiet_orbax_logs()
     rows, results, plots = [], {}, []
-    for kind in ("sparse", "noisy", "vq"):
-        for cap in ("low", "high"):
-            coef = common.CAPACITY[kind, cap]
-            workdir = common.trained(kind, coef)
-            r = common.evaluated(workdir, kind, "sampling", sgld_steps=SGLD_STEPS.value,
-                                 sgld_step_size=SGLD_STEP_SIZE.value)["sampling"]
-            results[common.run_name(kind, coef)] = {k: v for k, v in r.items() if k not in ("inferred", "sampled")}
-            rows.append([kind, cap, f"{coef:g}", r["separability"], r["inferred_norm"], r["sampled_norm"],
-                         r.get("codes_in_use", "")])
-            plots.append((common.run_name(kind, coef),
-                          os.path.relpath(os.path.join(workdir, "eval", "latent_embedding.png"), common.ROOT.value)))
+    for kind, cap, coef in common.table_models(bounds=False):
+        workdir = common.trained(kind, coef)
+        r = common.evaluated(workdir, kind, "sampling", sgld_steps=SGLD_STEPS.value,
+                             sgld_step_size=SGLD_STEP_SIZE.value)["sampling"]
+        results[common.run_name(kind, coef)] = {k: v for k, v in r.items() if k not in ("inferred", "sampled")}
+        rows.append([kind, cap, f"{coef:g}", r["separability"], r["inferred_norm"], r["sampled_norm"],
+                     r.get("codes_in_use", "")])
+        plots.append((common.run_name(kind, coef),
+                      os.path.relpath(os.path.join(workdir, "eval", "latent_embedding.png"), common.ROOT.value)))
     body = [f"`{common.command_line()}`", "",
             "Separability: held-out accuracy of a quadratic discriminant between inferred (noisy: posterior "
             "samples) and sampled latents "

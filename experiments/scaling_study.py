@@ -5,9 +5,10 @@ latents against training length, predictor size and the amount of training video
         --holdout=fraction:0.2 --steps=2000
 
 For sparse (λ_l1 0.01) and noisy (β 1e-4) latents, one axis at a time around the
-default (--steps, the config's predictor, all training videos): steps x {1/4, 1/2, 1, 2},
-predictor width x {1/2, 1, 2} (IDM alike), and a seeded {1/4, 1/2, 1} share of the
-training videos (evaluation always on the same held-out videos). Writes
+default (--steps, the config's predictor, all training videos): steps x {1/4, 1/2, 1, 2}
+(--step_factors), predictor width x {1/2, 1, 2} (IDM alike; --widths), and a seeded
+{1/4, 1/2, 1} share of the training videos (--shares; evaluation always on the same
+held-out videos). Writes
 ROOT/scaling_study.{md,json} and scaling_study.png. The paper gives the figure only:
 IDM prediction improves on all three axes.
 """
@@ -24,6 +25,9 @@ from lawm_jax.progress import quiet_orbax_logs
 from lawm_jax.train.loop import train
 
 KINDS = flags.DEFINE_list("kinds", ["sparse", "noisy"], "bottlenecks to scale")
+STEP_FACTORS = flags.DEFINE_list("step_factors", ["0.25", "0.5", "1", "2"], "training steps, as multiples of --steps")
+WIDTHS = flags.DEFINE_list("widths", ["0.5", "1", "2"], "IDM and predictor widths, as multiples of the config's")
+SHARES = flags.DEFINE_list("shares", ["0.25", "0.5", "1"], "shares of the training videos")
 COEF = {"sparse": 0.01, "noisy": 1e-4}
 
 
@@ -43,7 +47,7 @@ def video_lists(c):
         return path
 
     shares = {s: write(f"train_{s:g}.txt", [training[i] for i in sorted(order[:max(1, round(s * len(training)))])])
-              for s in (0.25, 0.5, 1.0)}
+              for s in {1.0, *map(float, SHARES.value)}}
     return write("holdout.txt", held), shares
 
 
@@ -71,7 +75,8 @@ def main(argv):
     base = common.base_config("sparse")
     held_list, shares = video_lists(base)
     steps = base.train.steps
-    axes = {"steps": [steps // 4, steps // 2, steps, steps * 2], "width": [0.5, 1.0, 2.0], "data": [0.25, 0.5, 1.0]}
+    axes = {"steps": [max(1, round(steps * f)) for f in map(float, STEP_FACTORS.value)],
+            "width": [float(w) for w in WIDTHS.value], "data": [float(d) for d in SHARES.value]}
     rows = []
     for kind in KINDS.value:
         for axis, values in axes.items():

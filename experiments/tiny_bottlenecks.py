@@ -24,7 +24,7 @@ from lawm_jax.train.loop import train  # noqa: E402
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/tiny_bottlenecks", "where runs and results go")
 _STEPS = flags.DEFINE_integer("steps", 300, "training steps per bottleneck")
 _SEED = flags.DEFINE_integer("seed", 0, "seed of every run")
-KINDS = ("deterministic", "vq", "sparse", "noisy", "unconstrained")
+_KINDS = flags.DEFINE_list("kinds", ["deterministic", "vq", "sparse", "noisy", "unconstrained"], "bottlenecks")
 
 
 def main(argv):
@@ -32,7 +32,7 @@ def main(argv):
     quiet_orbax_logs()
     held_out, _ = moving_shapes(ShapesConfig(num_clips=256), seed=10_000 + _SEED.value)
     rows = []
-    for kind in KINDS:
+    for kind in _KINDS.value:
         c = tiny.get_config(kind)
         c.data.source = "shapes"  # the toy table in docs/RESULTS.md is on moving shapes
         c.seed = _SEED.value

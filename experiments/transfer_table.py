@@ -27,8 +27,7 @@ PAPER = {("sparse", "low"): (0.26, 0.31, 0.24, 0.29), ("sparse", "high"): (0.19,
 def main(argv):
     del argv
     quiet_orbax_logs()
-    models = [(k, cap, common.CAPACITY[k, cap]) for k in ("sparse", "noisy", "vq") for cap in ("low", "high")]
-    models += [("deterministic", "-", None), ("unconstrained", "-", None)]
+    models = common.table_models()
     rows, results, grids = [], {}, []
     for kind, cap, coef in models:
         workdir = common.trained(kind, coef)

@@ -1,5 +1,7 @@
-"""Test setup: 4 simulated CPU devices, so sharding tests run on any machine, and a
-persistent XLA compilation cache shared by every test and every subprocess they start.
+"""Test setup: 4 simulated CPU devices, so sharding tests run on any machine; a
+persistent XLA compilation cache shared by every test, every subprocess they start and
+both workers of `pytest -n 2`; and the trained runs that many tests only need to have
+(session fixtures, built once per worker: sparse_run, arm_runs).
 
 XLA and JAX read these once, when JAX first initialises, so they are set before anything
 imports jax. Subprocesses (the command line, the tools, notebooks, two-process training)
@@ -22,9 +24,12 @@ change, only the time (a re-run of tests/test_world_model.py: 93 s instead of 51
 `JAX_COMPILATION_CACHE_DIR` chooses the folder (default: one under the temporary
 directory, kept between runs; about 40 MB per run of changed code; delete it at will);
 `JAX_ENABLE_COMPILATION_CACHE=false` turns it off. No size limit: JAX's limit rescans
-every entry on each write. Processes do not write entries at the same time (a test waits
-for the subprocess it starts; in a multi-process run only process 0 writes), and an entry
-that cannot be read is compiled again, with a warning.
+every entry on each write. Within a worker, processes do not write entries at the same
+time (a test waits for the subprocess it starts; in a multi-process run only process 0
+writes), and an entry that cannot be read is compiled again, with a warning. Two xdist workers may write the
+same entry at once (JAX writes a file in place without a lock unless the cache has a size
+limit): a reader that catches a half-written entry fails to decompress it and compiles
+again, with that warning.
 """
 import os
 import tempfile
@@ -37,3 +42,53 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "lawm_jax_test_xla_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # tiny programs too
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import collections  # noqa: E402
+
+import pytest  # noqa: E402
+
+def pytest_runtest_setup(item):
+    """A test marked serial fails at once on a worker of `pytest -n N`."""
+    if item.get_closest_marker("serial") and os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(f"{item.nodeid} is marked serial: run it without -n "
+                    '(python -m pytest -m "slow and serial")', pytrace=False)
+
+
+# A trained run shared by the tests that only need to have one: its folder and what train returned.
+TrainedRun = collections.namedtuple("TrainedRun", "workdir params history")
+
+
+@pytest.fixture(scope="session")
+def sparse_run(tmp_path_factory) -> TrainedRun:
+    """tests.helpers.small_config("sparse", steps=3) trained once per session (per worker
+    under pytest-xdist). Read-only: a test that writes into the folder (the evaluate job
+    writes WORKDIR/eval) works on tests.helpers.own_copy of it."""
+    from lawm_jax.train.loop import train
+    from tests.helpers import small_config
+    workdir = str(tmp_path_factory.mktemp("sparse_run"))
+    _, params, history = train(small_config("sparse", steps=3), workdir)
+    return TrainedRun(workdir, params, history)
+
+
+@pytest.fixture(scope="session")
+def arm_runs(tmp_path_factory):
+    """Simulated arm trajectories (3 training, 2 test episodes of 6 steps, 32 px) and the
+    runs a plan needs, 2 steps each on them with the frame-causal encoder: a noisy LAM,
+    the action-conditioned baseline and the LAM's controller. Read-only: (data, test,
+    {"lam", "ac", "ctrl": workdir})."""
+    from configs import arm
+    from lawm_jax.data.trajectories import generate_trajectories
+    from lawm_jax.train.controller import train_controller
+    from lawm_jax.train.loop import train
+    from tests.helpers import frame_causal, small
+    root = tmp_path_factory.mktemp("arm")
+    data, test = str(root / "data"), str(root / "test")
+    generate_trajectories("arm", data, episodes=3, length=6, size=32)
+    generate_trajectories("arm", test, episodes=2, length=6, size=32, seed=1)
+    runs = {name: str(root / name) for name in ("lam", "ac", "ctrl")}
+    train(frame_causal(small(arm, "noisy", data)), runs["lam"])
+    train(frame_causal(small(arm, "actions", data)), runs["ac"])
+    c = frame_causal(small(arm, "controller", data))
+    c.controller.world_model = runs["lam"]
+    train_controller(c, runs["ctrl"])
+    return data, test, runs

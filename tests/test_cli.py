@@ -1,6 +1,8 @@
-"""The command line's help and its errors, as a user sees them (real subprocesses):
-`--help` lists the jobs and the configs; an error the user can fix is one line on stderr
-naming what is wrong, with no traceback (unless --debug); a bug keeps its traceback."""
+"""The command line's help and its errors, as a user sees them: `--help` lists the jobs
+and the configs; an error the user can fix is one line on stderr naming what is wrong,
+with no traceback (unless --debug); a bug keeps its traceback. The entry points and their
+exit statuses run as real subprocesses (`--help` of lawm_jax.main and of a tool, the
+tools' errors); lawm_jax.main's errors run in this process, through the same run_main."""
 import errno
 import glob
 import os
@@ -9,6 +11,8 @@ import sys
 import textwrap
 
 import pytest
+
+from tests.helpers import main_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "configs", "*.py"))
@@ -45,6 +49,16 @@ def assert_one_line_error(out, *names):
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
     for name in names:
         assert name in out.stderr, out.stderr[-2000:]
+
+
+def main_error(*args, names=()):
+    """lawm_jax.main in this process: exits with status 1 after one line on stderr that names `names`."""
+    code, stderr = main_in_process(*args)
+    assert code == 1, stderr[-2000:]
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr[-3000:]
+    for name in names:
+        assert name in stderr, stderr[-2000:]
+    return stderr
 
 
 def test_help_lists_every_job_and_every_config():
@@ -114,12 +128,14 @@ def test_only_user_errors_become_one_line():
         assert message(bug) is None, bug
 
 
-def test_a_bug_keeps_its_traceback():
-    code = ("from lawm_jax.cli import run_main\n"
-            "def main(argv):\n    raise KeyError('a bug')\n"
-            "run_main(main)\n")
-    out = run("-c", code)
-    assert out.returncode != 0 and "Traceback" in out.stderr and "KeyError: 'a bug'" in out.stderr
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    from lawm_jax.cli import run_main
+
+    def main(argv):
+        raise KeyError("a bug")
+    monkeypatch.setattr(sys, "argv", ["prog"])
+    with pytest.raises(KeyError, match="a bug"):  # raised through absl's app.run: Python prints its traceback
+        run_main(main)
 
 
 def test_clip_index_logs_its_progress(tmp_path, monkeypatch):
@@ -161,16 +177,19 @@ MAIN_ERRORS = {  # name: (flags after --config, what stderr must name)
 
 
 @pytest.mark.parametrize("case", sorted(MAIN_ERRORS))
-def test_user_errors_of_the_command_line_are_one_line(case, tmp_path):
+def test_user_errors_of_the_command_line_are_one_line(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
     args, names = MAIN_ERRORS[case]
-    out = main(*(a.format(tmp=tmp_path) for a in args))
-    assert_one_line_error(out, "lawm_jax.main: ", *(n.format(tmp=tmp_path) for n in names))
-    assert len(out.stderr.strip().splitlines()[-1]) > 20  # the message itself, not only a name
+    stderr = main_error(*(a.format(tmp=tmp_path) for a in args),
+                        names=["lawm_jax.main: ", *(n.format(tmp=tmp_path) for n in names)])
+    assert len(stderr.strip().splitlines()[-1]) > 20  # the message itself, not only a name
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    out = main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.steps=-1", "--debug")
-    assert out.returncode != 0 and "Traceback" in out.stderr and "ConfigError" in out.stderr
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    from lawm_jax.config import ConfigError
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ConfigError, match="config.train.steps=-1"):  # not caught: Python prints the traceback
+        main_in_process("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.steps=-1", "--debug")
 
 
 def test_make_trajectories_without_mujoco(tmp_path):
@@ -204,17 +223,17 @@ def test_visualize_names_what_is_wrong(tmp_path):
     assert_one_line_error(out, "visualize: ", "--episodes=0")
 
 
-@pytest.mark.slow
-def test_data_errors_found_when_the_job_starts(tmp_path):
+def test_data_errors_found_when_the_job_starts(tmp_path, monkeypatch):
     """Errors the data pipeline finds (after the model is built): an empty folder of
     videos, a TFDS source without tensorflow_datasets."""
+    monkeypatch.chdir(ROOT)
     (tmp_path / "videos").mkdir()
     common = ["--config=configs/tiny.py", f"--workdir={tmp_path}/run"]
-    out = main(*common, f"--config.data.path={tmp_path}/videos")
-    assert_one_line_error(out, "lawm_jax.main: ", f"{tmp_path}/videos", "holds no video files")
-    out = main(*common, "--config.data.source=tfds", f"--config.data.path={tmp_path}/videos",
-               without=("tensorflow_datasets",))
-    assert_one_line_error(out, "lawm_jax.main: ", "tensorflow_datasets", 'pip install -e ".[tfds]"')
+    main_error(*common, f"--config.data.path={tmp_path}/videos",
+               names=["lawm_jax.main: ", f"{tmp_path}/videos", "holds no video files"])
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # as on a machine without it
+    main_error(*common, "--config.data.source=tfds", f"--config.data.path={tmp_path}/videos",
+               names=["lawm_jax.main: ", "tensorflow_datasets", 'pip install -e ".[tfds]"'])
 
 
 def test_make_shards_shows_indexing_and_writing_progress(tmp_path):

@@ -1,10 +1,13 @@
-"""The command line, as a user runs it (a real subprocess)."""
+"""The command line, as a user runs it: training, resuming, signals and the features job
+in real subprocesses; errors in this process, through the same entry point."""
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+
+from tests.helpers import main_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,23 +35,25 @@ def test_train_then_resume_from_the_command_line(tmp_path):
     assert saved["model"]["bottleneck"]["kind"] == "vq"
 
 
-def test_bad_config_values_fail_before_anything_runs(tmp_path):
-    bad = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}",
-                   "--config.model.bottleneck.kind=gumbel")
-    assert bad.returncode != 0
-    assert "config.model.bottleneck.kind='gumbel'" in bad.stderr
-    assert "Traceback" not in bad.stderr
+def test_bad_config_values_fail_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code, stderr = main_in_process("--config=configs/tiny.py", f"--workdir={tmp_path}",
+                                   "--config.model.bottleneck.kind=gumbel")
+    assert code != 0
+    assert "config.model.bottleneck.kind='gumbel'" in stderr
+    assert "Traceback" not in stderr
     assert not os.path.exists(tmp_path / "checkpoints")
-    typo = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.stepz=3")
-    assert typo.returncode != 0 and "stepz" in typo.stderr
+    code, stderr = main_in_process("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.stepz=3")
+    assert code != 0 and "stepz" in stderr
 
 
-def test_missing_video_folder_is_a_clear_error(tmp_path):
-    out = run_main("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.data.source=video",
-                   f"--config.data.path={tmp_path}/nowhere")
-    assert out.returncode != 0
-    assert "does not exist" in out.stderr and "config.data.path" in out.stderr
-    assert "Traceback" not in out.stderr
+def test_missing_video_folder_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code, stderr = main_in_process("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.data.source=video",
+                                   f"--config.data.path={tmp_path}/nowhere")
+    assert code != 0
+    assert "does not exist" in stderr and "config.data.path" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.slow

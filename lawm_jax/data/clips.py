@@ -194,7 +194,7 @@ def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, ho
         files[video] = entry
     if cache:
         try:
-            tmp = cache_file + ".tmp"
+            tmp = f"{cache_file}.{os.getpid()}.tmp"  # processes indexing the same folder at once
             with open(tmp, "w") as f:
                 json.dump({"version": INDEX_VERSION, "files": files}, f)
             os.replace(tmp, cache_file)  # atomic: a reader never sees half a cache

@@ -4,7 +4,7 @@ import pytest
 
 from lawm_jax.data.clips import ClipSpec, build_index, clip_source
 from lawm_jax.data.pipeline import batch_iterator
-from tests.data.video_files import read_indices, write_video
+from tests.helpers import read_indices, write_video
 
 
 @pytest.fixture(scope="module")

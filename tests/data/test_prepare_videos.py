@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tests.data.video_files import write_video
+from tests.helpers import write_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

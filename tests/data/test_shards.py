@@ -5,7 +5,7 @@ import pytest
 from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip
 from lawm_jax.data.pipeline import batch_iterator
 from lawm_jax.data.shards import RandomFlip, shard_dataset
-from tests.data.video_files import write_video
+from tests.helpers import write_video
 from tools.make_shards import make_shards
 
 

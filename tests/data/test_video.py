@@ -6,7 +6,7 @@ import pytest
 
 from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source, load_clip
 from lawm_jax.data.video import BadVideo, decode_clip, probe
-from tests.data.video_files import read_indices, write_video
+from tests.helpers import read_indices, write_video
 
 
 @pytest.fixture(scope="module")

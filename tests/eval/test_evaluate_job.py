@@ -1,5 +1,6 @@
-"""The evaluate job end to end on a tiny trained model, with a decoder and random LPIPS
-weights: every result file, well-formed, and every picture drawn and not blank."""
+"""The evaluate job end to end on a tiny trained model (the session's shared sparse run),
+with a decoder and random LPIPS weights: every result file, well-formed, and every
+picture drawn and not blank."""
 import json
 import os
 
@@ -11,28 +12,19 @@ from lawm_jax.config import ConfigError
 from lawm_jax.eval.pictures import draw_run
 from lawm_jax.eval.run import evaluate
 from lawm_jax.train.decoder import train_decoder
-from lawm_jax.train.loop import train
-from tests.train.test_decoder_job import decoder_config, write_random_lpips
-from tests.train.test_training import small_config
+from tests.helpers import decoder_config, looks_like_a_picture, own_copy, small_config, write_random_lpips
 
 
-def looks_like_a_picture(path, min_size=(100, 60)):
-    img = np.asarray(Image.open(path).convert("RGB"))
-    assert img.shape[1] >= min_size[0] and img.shape[0] >= min_size[1], img.shape
-    assert img.std() > 5  # not blank
-
-
-def trained_lam(tmp_path):
-    lam = str(tmp_path / "lam")
+def evaluate_config():
+    """The config sparse_run was trained with, as an evaluate job at a tiny size."""
     c = small_config("sparse", steps=3)
-    train(c, lam)
     c.job = "evaluate"
     c.eval.update(max_clips=8, batch=4, pictures=2, sgld_steps=50)
-    return c, lam
+    return c
 
 
-def test_evaluate_job_in_representation_space(tmp_path):
-    c, lam = trained_lam(tmp_path)
+def test_evaluate_job_in_representation_space(sparse_run, tmp_path):
+    c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
     results = evaluate(c, lam)
     out = os.path.join(lam, "eval")
     summary = json.load(open(os.path.join(out, "results.json")))
@@ -71,8 +63,8 @@ def test_evaluate_job_in_representation_space(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_job_with_decoder_and_lpips(tmp_path):
-    c, lam = trained_lam(tmp_path)
+def test_evaluate_job_with_decoder_and_lpips(sparse_run, tmp_path):
+    c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
     d = decoder_config(steps=2)
     d.model.encoder_checkpoint = os.path.join(lam, "encoder")
     d.lpips_weights = str(tmp_path / "lpips.npz")

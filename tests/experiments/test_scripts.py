@@ -21,24 +21,41 @@ def script(name, root, *args):
 
 @pytest.mark.slow
 def test_experiment_scripts(tmp_path):
+    """Each script once, at the least that runs all of its code: the capacity sweep trains
+    one model per bottleneck kind (and both bounds) and the decoder; the tables reuse them
+    (--models: their low-capacity rows, which are those coefficients), so they only evaluate."""
     root = str(tmp_path)
     report, rows = script("capacity_sweep", root, "--sparse=0.1", "--noisy=0.01", "--vq=8", "--decoder_steps=2")
     assert [r["kind"] for r in rows["held_out"]] == ["deterministic", "unconstrained", "sparse", "noisy", "vq",
                                                      "copy_last", "decoded real states"]
     assert len(rows["training_videos"]) == 7
     assert "| sparse | 0.1 |" in report and os.path.exists(os.path.join(root, "capacity_sweep_pixel_l1.png"))
-    report, results = script("leakage_table", root, "--decoder_steps=2")
-    assert set(results) == {"sparse_0.1", "sparse_0.01", "noisy_0.01", "noisy_0.0001", "vq_8", "vq_512",
-                            "deterministic", "unconstrained"}
-    assert "×2.4" in report  # the paper's sparse-high ratio beside ours
-    report, results = script("transfer_table", root, "--decoder_steps=2")
-    assert "0.19 / 0.24 (×1.26)" in report and os.path.exists(os.path.join(root, "sparse_0.01/eval/transfer_0.png"))
-    report, results = script("sampling_table", root, "--sgld_steps=20")
-    assert set(results) == {"sparse_0.1", "sparse_0.01", "noisy_0.01", "noisy_0.0001", "vq_8", "vq_512"}
-    assert all(0 <= r["separability"] <= 1 for r in results.values()) and "| noisy | high |" in report
-    report, rows = script("scaling_study", root, "--kinds=noisy", "--steps=4")
-    assert {r["axis"] for r in rows} == {"steps", "width", "data"} and len(rows) == 10
+    # Without --models a table has sparse, noisy and VQ at low and high capacity and both
+    # bounds: a row it does not have is refused, naming them all.
+    done = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "leakage_table.py"), f"--root={root}",
+                           "--models=sparse_0.3"], capture_output=True, text=True, cwd=root)
+    assert done.returncode != 0 and "no row ['sparse_0.3']" in done.stderr, done.stderr[-3000:]
+    assert ("['sparse_0.1', 'sparse_0.01', 'noisy_0.01', 'noisy_0.0001', 'vq_8', 'vq_512', 'deterministic', "
+            "'unconstrained']") in done.stderr
+    report, results = script("leakage_table", root, "--decoder_steps=2", "--models=sparse_0.1,deterministic")
+    assert set(results) == {"sparse_0.1", "deterministic"}
+    assert "×2.4" in report  # the paper's sparse-low ratio beside ours
+    report, results = script("transfer_table", root, "--decoder_steps=2", "--models=sparse_0.1,unconstrained")
+    assert set(results) == {"sparse_0.1", "unconstrained"}
+    assert "0.26 / 0.31 (×1.19)" in report and os.path.exists(os.path.join(root, "sparse_0.1/eval/transfer_0.png"))
+    report, results = script("sampling_table", root, "--sgld_steps=20", "--models=sparse_0.1,noisy_0.01,vq_8")
+    assert set(results) == {"sparse_0.1", "noisy_0.01", "vq_8"}  # each kind's sampler
+    assert all(0 <= r["separability"] <= 1 for r in results.values()) and "| noisy | low |" in report
+    report, rows = script("scaling_study", root, "--kinds=noisy", "--steps=4", "--step_factors=0.5,1",
+                          "--widths=0.5,1", "--shares=0.5,1")
+    assert {r["axis"] for r in rows} == {"steps", "width", "data"} and len(rows) == 6
     assert os.path.exists(os.path.join(root, "scaling_study.png"))
+    done = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "tiny_bottlenecks.py"),
+                           f"--workdir={root}/tiny", "--steps=2", "--kinds=deterministic,sparse"],
+                          capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [r["bottleneck"] for r in json.load(open(os.path.join(root, "tiny", "results.json")))] == [
+        "deterministic", "sparse"]
 
 
 @pytest.mark.slow

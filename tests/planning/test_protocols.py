@@ -1,6 +1,6 @@
-"""Both planning protocols end to end on tiny models trained here for a few steps, on
-simulated trajectories generated here: LAM, action-conditioned baseline, controller,
-the plan job's results and picture; and the errors a user can cause."""
+"""Both planning protocols end to end on tiny models trained for a few steps on simulated
+trajectories (the session's arm_runs: LAM, action-conditioned baseline, controller; the
+camera's here): the plan job's results and picture; and the errors a user can cause."""
 import json
 import os
 
@@ -16,46 +16,7 @@ from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import draw_plan, plan
 from lawm_jax.train.controller import train_controller
 from lawm_jax.train.loop import train
-from tests.eval.test_evaluate_job import looks_like_a_picture
-
-SMALL = dict(width=32, depth=1, num_heads=2, mlp_hidden=32)
-
-
-def small(module, arg, data, **train):
-    c = module.get_config(arg)
-    c.data.path = data
-    c.data.global_batch = 4
-    c.mesh.data = 1
-    c.model.idm.update(SMALL)
-    c.model.predictor.update(SMALL)
-    c.controller.update(SMALL)
-    c.train.update(dict(steps=2, progress_bar=False, log_every=1, ckpt_every=2), **train)
-    return c
-
-
-def frame_causal(c):
-    """The paper's frame-causal encoder with its frame duplication (the configs encode
-    per frame): every frame twice, 2 frames per state."""
-    c.model.encoder["mode"] = "frame_causal"
-    c.data.duplicate_frames = True
-    c.data.frames = 2 * c.data.frames
-    return c
-
-
-@pytest.fixture(scope="module")
-def arm_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("arm")
-    data, test = str(root / "data"), str(root / "test")
-    generate_trajectories("arm", data, episodes=3, length=6, size=32)
-    generate_trajectories("arm", test, episodes=2, length=6, size=32, seed=1)
-    runs = {name: str(root / name) for name in ("lam", "ac", "ctrl")}
-    train(frame_causal(small(arm, "noisy", data)), runs["lam"])
-    train(frame_causal(small(arm, "actions", data)), runs["ac"])
-    c = frame_causal(small(arm, "controller", data))
-    c.controller.world_model = runs["lam"]
-    train_controller(c, runs["ctrl"])
-    return data, test, runs
-
+from tests.helpers import frame_causal, looks_like_a_picture, small
 
 def plan_config(module, test, **plan):
     c = module.get_config("plan")

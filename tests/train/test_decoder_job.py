@@ -1,35 +1,13 @@
 """The decoder job: trains on frozen encoder states and reloads (with an LPIPS term:
 tests/eval/test_evaluate_job.py, slow run)."""
-import jax
 import numpy as np
 import pytest
 
-from configs import tiny
 from lawm_jax import load_decoder
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
-from lawm_jax.models import lpips
 from lawm_jax.train.decoder import train_decoder
 from lawm_jax.world_model import WorldModel
-
-
-def decoder_config(steps):
-    c = tiny.get_config("decoder")
-    c.data.source = "shapes"
-    c.mesh.data = 1
-    c.data.num_clips = 32
-    c.data.global_batch = 4
-    c.train.steps = steps
-    c.train.log_every = 1
-    c.train.ckpt_every = steps
-    c.train.adam_lr = 3e-3  # a few steps must show learning
-    return c
-
-
-def write_random_lpips(path):
-    params = lpips.random_params(jax.random.key(0))
-    flat = {f"vgg/{name}/{k}": np.asarray(v) for name, layer in params["vgg"].items() for k, v in layer.items()}
-    flat.update({f"lin/{k}": np.asarray(w) for k, w in enumerate(params["lin"])})
-    np.savez(path, **flat)
+from tests.helpers import decoder_config
 
 
 @pytest.mark.slow  # the default run is near its 10-minute budget; the decoder's loss is also in

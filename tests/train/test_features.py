@@ -16,7 +16,7 @@ from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
 from lawm_jax.world_model import WorldModel
-from tests.train.test_training import small_config
+from tests.helpers import small_config
 
 
 @pytest.mark.slow  # two trainings and a features job: about a minute on 2 cores

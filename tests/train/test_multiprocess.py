@@ -42,6 +42,7 @@ def free_port():
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # three processes and a port on 127.0.0.1: alone, not beside another worker
 def test_two_processes_train_like_one(tmp_path):
     single = start(tmp_path / "single", 4)
     port = free_port()

@@ -10,7 +10,7 @@ import pytest
 from lawm_jax import plots
 from lawm_jax.train import metrics as metrics_lib
 from lawm_jax.train.loop import train
-from tests.train.test_training import small_config
+from tests.helpers import small_config
 
 
 def test_a_run_writes_metrics_tensorboard_and_curves(tmp_path):

@@ -12,20 +12,7 @@ from lawm_jax import load_world_model
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.eval.capacity import one_step_error
 from lawm_jax.train.loop import train
-
-
-def small_config(kind="unconstrained", steps=6, **train):
-    c = tiny.get_config(kind)
-    c.data.source = "shapes"
-    c.mesh.data = 1  # one device: long runs over 4 simulated CPU devices on 2 cores have hung in
-    # XLA's in-process all-reduce (a rendezvous timeout); meshes are tested in test_sharding.py
-    c.data.num_clips = 32
-    c.data.global_batch = 4
-    c.train.steps = steps
-    c.train.log_every = 1
-    c.train.ckpt_every = 3
-    c.train.update(train)
-    return c
+from tests.helpers import small_config, write_video
 
 
 @pytest.mark.slow
@@ -54,12 +41,10 @@ def test_resume_continues_bit_identically(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.slow  # ~22 s; load_world_model also runs in the default run (planning protocol test)
-def test_load_world_model_round_trip(tmp_path):
-    wm, params, _ = train(small_config("sparse", steps=3), str(tmp_path))
-    model = load_world_model(str(tmp_path))
+def test_load_world_model_round_trip(sparse_run):
+    model = load_world_model(sparse_run.workdir)  # small_config("sparse", steps=3)
     assert model.step == 3
-    chex.assert_trees_all_equal(model.params, params)
+    chex.assert_trees_all_equal(model.params, sparse_run.params)
     video = np.random.default_rng(0).integers(0, 256, (2, 8, 32, 32, 3), dtype=np.uint8)
     states = model.encode(video)
     z = model.infer_actions(states)
@@ -67,7 +52,7 @@ def test_load_world_model_round_trip(tmp_path):
     chex.assert_shape(model.predict(states[:, :-1], z), (2, 3, 16, 64))
     chex.assert_shape(model.rollout(states[:, :1], z), (2, 3, 16, 64))
     with pytest.raises(FileNotFoundError, match="not a lawm_jax training run directory"):
-        load_world_model(str(tmp_path / "checkpoints"))
+        load_world_model(os.path.join(sparse_run.workdir, "checkpoints"))
 
 
 @pytest.mark.slow
@@ -90,7 +75,6 @@ def test_the_latent_carries_information(tmp_path):
 
 
 def test_training_on_decoded_video(tmp_path):
-    from tests.data.video_files import write_video
     (tmp_path / "videos").mkdir()
     write_video(tmp_path / "videos" / "v0.mp4", 90, size=(48, 64))
     write_video(tmp_path / "videos" / "v1.mp4", 60, size=(48, 64))
