@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 
 from lawm_jax import checkpoint
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 from lawm_jax.models.controller import Controller, ControllerConfig
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
 from lawm_jax.train.controller import CONTROLLER_FILE, init_controller, make_controller

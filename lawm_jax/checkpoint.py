@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.models.layers import stack_layers, unstack_layers
 

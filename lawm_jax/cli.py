@@ -18,7 +18,8 @@ import re
 import sys
 import textwrap
 
-from lawm_jax.config import JOBS, KINDS, ConfigError
+from lawm_jax.config import JOBS, KINDS
+from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.progress import end_bar_line
 
 # Optional dependencies (setup.py's extras) -> how to install them.
@@ -29,8 +30,6 @@ OPTIONAL_PACKAGES = {
     "transformers": 'pip install -e ".[convert]"', "safetensors": 'pip install -e ".[convert]"',
     "av": "pip install av",
 }
-# Errors that name what the user got wrong and what to do (their modules may not be loaded).
-_USER_ERRORS = (("lawm_jax.config", "ConfigError"), ("lawm_jax.data.clips", "DataError"))
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError, IsADirectoryError)
 _FILE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.ENOENT)
 
@@ -42,8 +41,7 @@ def user_error_message(e: BaseException) -> str | None:
     from absl import app
     if isinstance(e, app.UsageError):
         return f"{e} (--help shows the usage)"
-    known = tuple(getattr(sys.modules[m], name) for m, name in _USER_ERRORS if m in sys.modules)
-    if isinstance(e, (*known, FloatingPointError)):
+    if isinstance(e, (ConfigError, DataError, FloatingPointError)):
         return str(e)
     if isinstance(e, ImportError):
         package = (e.name or "").split(".")[0]
@@ -215,7 +213,8 @@ def describe_configs(folder: str = CONFIGS_DIR) -> str:
         first = f"  {names[path]:<{len(indent) - 2}}"
         for i, par in enumerate(about.splitlines()):
             lines += textwrap.wrap(par, width=100, initial_indent=first if i == 0 else indent,
-                                   subsequent_indent=indent)
+                                   subsequent_indent=indent, break_long_words=False,
+                                   break_on_hyphens=False)  # whole words, also past a long path's indent
     return "\n".join(lines) + "\n"
 
 

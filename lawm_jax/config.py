@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from lawm_jax.data.clips import DataError
 from lawm_jax.data.pipeline import parse_mixture
+from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
 from lawm_jax.models.encoder import MODES, EncoderConfig
@@ -28,10 +28,6 @@ CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 PROTOCOLS = ("droid", "recon")  # lawm_jax/planning/protocols.py
 PLAN_COSTS = ("l1", "l2")
-
-
-class ConfigError(ValueError):
-    """A config field has a value the run cannot use."""
 
 
 def _check(ok: bool, field: str, value, why: str):

@@ -112,9 +112,8 @@ def test_unknown_override_names_the_nearest_field():
 def test_only_user_errors_become_one_line():
     from absl import app
 
-    from lawm_jax.config import ConfigError
-    from lawm_jax.data.clips import DataError
     from lawm_jax.cli import user_error_message as message
+    from lawm_jax.errors import ConfigError, DataError
     assert message(ConfigError("config.x=1: must be 2")) == "config.x=1: must be 2"
     assert message(DataError("no videos")) == "no videos"
     assert "--help" in message(app.UsageError("--path is required"))
@@ -186,7 +185,7 @@ def test_user_errors_of_the_command_line_are_one_line(case, tmp_path, monkeypatc
 
 
 def test_debug_shows_the_traceback(tmp_path, monkeypatch):
-    from lawm_jax.config import ConfigError
+    from lawm_jax.errors import ConfigError
     monkeypatch.chdir(ROOT)
     with pytest.raises(ConfigError, match="config.train.steps=-1"):  # not caught: Python prints the traceback
         main_in_process("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.train.steps=-1", "--debug")

@@ -2,7 +2,8 @@
 import pytest
 
 from configs import arm, camera, paper, tiny
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
+from lawm_jax.errors import ConfigError
 
 
 @pytest.mark.parametrize("kind", ["sparse", "noisy", "vq", "deterministic", "unconstrained"])

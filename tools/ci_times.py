@@ -18,10 +18,6 @@ from absl import app, flags
 
 from lawm_jax.cli import run_main
 
-_LOG = flags.DEFINE_string("log", None, "the output of `bash .ci/run`")
-_SLOWEST = flags.DEFINE_integer("slowest", 30, "how many of the slowest tests to list")
-flags.mark_flag_as_required("log")
-
 PHASE = re.compile(r"^\[ci\] (.+): (\d+) s \(total (\d+) s\)$")
 SUMMARY = re.compile(r"^=+ (.*\d+ (?:passed|failed|error).*) in ([\d.]+)s")
 DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown) +(\S+)$")
@@ -70,10 +66,14 @@ def report(phases: list[dict], durations: list[tuple], slowest: int) -> str:
 
 def main(argv):
     del argv
-    with open(_LOG.value, errors="replace") as f:
-        phases, durations = read_log(f.read(), f"--log={_LOG.value}")
-    print(report(phases, durations, _SLOWEST.value))
+    f = flags.FLAGS
+    with open(f.log, errors="replace") as log:
+        phases, durations = read_log(log.read(), f"--log={f.log}")
+    print(report(phases, durations, f.slowest))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # flags defined here only: tests import this module beside other tools
+    flags.DEFINE_string("log", None, "the output of `bash .ci/run`")
+    flags.DEFINE_integer("slowest", 30, "how many of the slowest tests to list")
+    flags.mark_flag_as_required("log")
     run_main(main)

@@ -18,7 +18,7 @@ import numpy as np
 from absl import flags
 
 from lawm_jax.cli import run_main
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 from lawm_jax.models.lpips import VGG16_STAGES, param_shapes
 
 # Positions of the 13 convolutions in torchvision's vgg16().features (ReLUs and pools between).

@@ -26,16 +26,13 @@ import numpy as np
 from absl import logging
 
 from lawm_jax.data.video import VIDEO_EXTENSIONS, BadVideo, VideoInfo, decode_clip, num_clips, probe
+from lawm_jax.errors import DataError
 
 INDEX_VERSION = 1
 PROGRESS_EVERY_S = 10.0  # build_index without a progress callback logs this often
 # Real footage shipped with the package (88 s, licences in its LICENSES.md): the tiny
 # config's default data, so a fresh install trains on real video.
 BUNDLED_FOOTAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "footage")
-
-
-class DataError(ValueError):
-    """The data a run was pointed at cannot feed it (the message says what to do)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,10 +16,11 @@ import dataclasses
 import grain
 import numpy as np
 
-from lawm_jax.data.clips import ClipSpec, CropFrames, DataError, build_index, clip_source
+from lawm_jax.data.clips import ClipSpec, CropFrames, build_index, clip_source
 from lawm_jax.data.shards import RandomFlip, feature_dataset, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes, shapes_dataset
 from lawm_jax.data.trajectories import action_stats, normalize_actions, trajectory_windows
+from lawm_jax.errors import DataError
 
 # 16 reader threads but only 16 batches read ahead: Grain's default of 500 keeps the
 # readers busy competing with the train step for the cores (on 2 cores the tiny config

@@ -19,7 +19,7 @@ import re
 import grain
 import numpy as np
 
-from lawm_jax.data.clips import DataError
+from lawm_jax.errors import DataError
 
 META_FILE = "shards.json"
 

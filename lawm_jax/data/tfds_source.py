@@ -42,7 +42,7 @@ import grain
 import numpy as np
 from absl import logging
 
-from lawm_jax.data.clips import DataError
+from lawm_jax.errors import DataError
 
 STEPS = "steps"  # the RLDS name of the per-step sequence in an episode
 _LENGTH_BATCH = 64  # episodes read per batch when counting steps (array_record reads them in parallel)

@@ -20,8 +20,8 @@ import zipfile
 import grain
 import numpy as np
 
-from lawm_jax.data.clips import DataError
 from lawm_jax.data.shards import decode_array, read_records, write_records
+from lawm_jax.errors import DataError
 
 META_FILE = "trajectories.json"
 ENVS = ("arm", "camera")  # sim_arm.py, sim_camera.py

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lawm_jax.data.clips import DataError
+from lawm_jax.errors import DataError
 from lawm_jax.eval import scoring
 from lawm_jax.eval.capacity import one_step
 

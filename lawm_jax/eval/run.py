@@ -28,8 +28,9 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import load_decoder, load_world_model
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.pipeline import evaluation_clips
+from lawm_jax.errors import ConfigError
 from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage
 from lawm_jax.eval.pictures import rollout_examples, write_pictures

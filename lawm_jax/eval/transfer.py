@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 from lawm_jax.eval import scoring
 from lawm_jax.eval.leakage import partners
 

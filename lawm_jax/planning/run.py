@@ -22,8 +22,9 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import load_controller, load_world_model
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.trajectories import action_stats, read_trajectories
+from lawm_jax.errors import ConfigError
 from lawm_jax.planning.cem import CEMConfig
 from lawm_jax.planning.protocols import (HEADLINE, reference_methods, run_protocol, sample_episodes,
                                          world_model_method)

@@ -20,8 +20,9 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import NamedSharding
 
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
+from lawm_jax.errors import ConfigError
 from lawm_jax.models.controller import Controller, ControllerConfig, apply_steps
 from lawm_jax.train import optimizer, sharding
 from lawm_jax.train.loop import CompiledStep, mesh_for, run_steps, trajectory_actions, write_json

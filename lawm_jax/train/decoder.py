@@ -22,8 +22,9 @@ import ml_collections
 from absl import logging
 from jax.sharding import NamedSharding
 
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
+from lawm_jax.errors import ConfigError
 from lawm_jax.eval.pixel_metrics import psnr
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
 from lawm_jax.models.lpips import load_lpips, lpips_distance

@@ -20,9 +20,10 @@ import jax
 import numpy as np
 from absl import logging
 
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.pipeline import READ_OPTIONS, source_dataset
 from lawm_jax.data.shards import FEATURES_META, encode_array, write_records
+from lawm_jax.errors import ConfigError
 from lawm_jax.progress import progress_bar
 from lawm_jax.train import sharding
 from lawm_jax.train.loop import mesh_for, prepare_encoder

@@ -18,9 +18,10 @@ from jax.sharding import PartitionSpec as P
 
 from lawm_jax import checkpoint, plots
 from lawm_jax.flops import compiled_flops
-from lawm_jax.config import ConfigError, validate
+from lawm_jax.config import validate
 from lawm_jax.data.pipeline import config_batches
 from lawm_jax.data.trajectories import action_stats, read_trajectories
+from lawm_jax.errors import ConfigError
 from lawm_jax.train import distributed, optimizer, sharding
 from lawm_jax.train import metrics as metrics_lib
 from lawm_jax.train.step import init_train_state, train_step

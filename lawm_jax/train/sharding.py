@@ -19,7 +19,7 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 
 MESH_AXES = ("data", "fsdp")
 BATCH = P(MESH_AXES)  # leading (batch) axis split over every device

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, split_videos
+from lawm_jax.data.clips import ClipSpec, build_index, split_videos
 from lawm_jax.data.pipeline import evaluation_clips
+from lawm_jax.errors import DataError
 
 
 def test_split_by_video_is_disjoint_and_names_bad_patterns(tmp_path):

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, load_clip
+from lawm_jax.data.clips import ClipSpec, build_index, load_clip
 from lawm_jax.data.pipeline import batch_iterator
 from lawm_jax.data.shards import RandomFlip, shard_dataset
+from lawm_jax.errors import DataError
 from tests.helpers import write_video
 from tools.make_shards import make_shards
 
@@ -57,8 +58,9 @@ def test_shard_pipeline_flips_and_resumes(videos, tmp_path):
 
 def test_weighted_mixture_of_sources(tmp_path):
     from configs import tiny
-    from lawm_jax.config import ConfigError, validate
+    from lawm_jax.config import validate
     from lawm_jax.data.pipeline import config_batches
+    from lawm_jax.errors import ConfigError
     for name, size in (("a", (48, 64)), ("b", (64, 48))):
         (tmp_path / name).mkdir()
         write_video(tmp_path / name / "v.mp4", 120, size=size)

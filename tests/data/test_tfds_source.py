@@ -15,8 +15,8 @@ import PIL.Image
 import pytest
 import tensorflow_datasets as tfds
 
-from lawm_jax.data.clips import DataError
 from lawm_jax.data.tfds_source import EpisodeSource, episode_windows, tfds_episodes
+from lawm_jax.errors import DataError
 
 LENGTHS = {"train": [2, 7, 5, 3], "val": [4]}  # steps per episode; episode ids run on across splits
 SIZE = 16

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from lawm_jax.data.clips import DataError
 from lawm_jax.data.trajectories import (action_stats, denormalize_actions, normalize_actions,
                                         read_trajectories, smooth_actions, trajectory_windows,
                                         write_trajectories)
+from lawm_jax.errors import DataError
 
 
 def labelled_episode(e, length, size=8):

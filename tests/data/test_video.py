@@ -4,8 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from lawm_jax.data.clips import ClipSpec, DataError, build_index, clip_source, load_clip
+from lawm_jax.data.clips import ClipSpec, build_index, clip_source, load_clip
 from lawm_jax.data.video import BadVideo, decode_clip, probe
+from lawm_jax.errors import DataError
 from tests.helpers import read_indices, write_video
 
 

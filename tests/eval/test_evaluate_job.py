@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lawm_jax.config import ConfigError
+from lawm_jax.errors import ConfigError
 from lawm_jax.eval.pictures import draw_run
 from lawm_jax.eval.run import evaluate
 from lawm_jax.train.decoder import train_decoder

@@ -9,9 +9,8 @@ import pytest
 
 from configs import arm, camera
 from lawm_jax.api import load_controller, load_world_model
-from lawm_jax.config import ConfigError
-from lawm_jax.data.clips import DataError
 from lawm_jax.data.trajectories import generate_trajectories
+from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import draw_plan, plan
 from lawm_jax.train.controller import train_controller

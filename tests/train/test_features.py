@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from lawm_jax.checkpoint import load_encoder
-from lawm_jax.config import ConfigError, validate
-from lawm_jax.data.clips import DataError
+from lawm_jax.config import validate
 from lawm_jax.data.shards import feature_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
+from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.train.features import encode_features
 from lawm_jax.train.loop import train
 from lawm_jax.world_model import WorldModel

@@ -86,7 +86,7 @@ def test_single_device_data_parallel_and_fsdp_agree(kind):
 
 
 def test_mesh_config_is_validated():
-    from lawm_jax.config import ConfigError
+    from lawm_jax.errors import ConfigError
     c = tiny.get_config()
     c.mesh.params = "zero3"
     with pytest.raises(ConfigError, match="config.mesh.params='zero3'"):
