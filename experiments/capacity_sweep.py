@@ -17,7 +17,7 @@ from absl import app, flags
 
 import common
 from lawm_jax import plots
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 
 SPARSE = flags.DEFINE_list("sparse", ["0.4", "0.1", "0.04", "0.01"], "sparse λ_l1 values")
 NOISY = flags.DEFINE_list("noisy", ["0.1", "0.01", "0.001", "0.0001"], "noisy β values")
@@ -26,7 +26,7 @@ VQ = flags.DEFINE_list("vq", ["8", "64", "512"], "VQ codebook sizes")
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     runs = [("deterministic", None), ("unconstrained", None)]
     runs += [("sparse", float(v)) for v in SPARSE.value] + [("noisy", float(v)) for v in NOISY.value]
     runs += [("vq", int(v)) for v in VQ.value]

@@ -12,7 +12,7 @@ capacity_sweep.py under the same --root. Writes ROOT/leakage_table.{md,json}.
 from absl import app
 
 import common
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 
 # Table 1 (Kinetics, LPIPS on decoded frames): (w/o change, w/ change).
 PAPER = {("sparse", "low"): (0.28, 0.66), ("sparse", "high"): (0.20, 0.50), ("noisy", "low"): (0.33, 0.69),
@@ -21,7 +21,7 @@ PAPER = {("sparse", "low"): (0.28, 0.66), ("sparse", "high"): (0.20, 0.50), ("no
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     models = common.table_models()
     rows, results = [], {}
     for kind, cap, coef in models:

@@ -16,7 +16,7 @@ import os
 from absl import app, flags
 
 import common
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 
 SGLD_STEPS = flags.DEFINE_integer("sgld_steps", 1000, "SGLD steps (sparse)")
 SGLD_STEP_SIZE = flags.DEFINE_float("sgld_step_size", 0.01, "SGLD step size (sparse)")
@@ -24,7 +24,7 @@ SGLD_STEP_SIZE = flags.DEFINE_float("sgld_step_size", 0.01, "SGLD step size (spa
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     rows, results, plots = [], {}, []
     for kind, cap, coef in common.table_models(bounds=False):
         workdir = common.trained(kind, coef)

@@ -21,7 +21,7 @@ import common
 from lawm_jax import plots
 from lawm_jax.data.clips import list_videos, split_videos
 from lawm_jax.eval.run import evaluate
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train.loop import train
 
 KINDS = flags.DEFINE_list("kinds", ["sparse", "noisy"], "bottlenecks to scale")
@@ -71,7 +71,7 @@ def run(kind, steps, width, share, held_list, train_list):
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     base = common.base_config("sparse")
     held_list, shares = video_lists(base)
     steps = base.train.steps

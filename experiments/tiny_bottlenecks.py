@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from configs import tiny  # noqa: E402
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes  # noqa: E402
 from lawm_jax.eval.capacity import one_step_error  # noqa: E402
-from lawm_jax.progress import quiet_orbax_logs  # noqa: E402
+from lawm_jax.progress import quiet_library_logs  # noqa: E402
 from lawm_jax.train.loop import train  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/tiny_bottlenecks", "where runs and results go")
@@ -29,7 +29,7 @@ _KINDS = flags.DEFINE_list("kinds", ["deterministic", "vq", "sparse", "noisy", "
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     held_out, _ = moving_shapes(ShapesConfig(num_clips=256), seed=10_000 + _SEED.value)
     rows = []
     for kind in _KINDS.value:

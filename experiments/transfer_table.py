@@ -16,7 +16,7 @@ import os
 from absl import app
 
 import common
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 
 # Table 2 (LPIPS on decoded frames, 2 s): Kinetics (original, transfer), RECON (original, transfer).
 PAPER = {("sparse", "low"): (0.26, 0.31, 0.24, 0.29), ("sparse", "high"): (0.19, 0.24, 0.20, 0.23),
@@ -26,7 +26,7 @@ PAPER = {("sparse", "low"): (0.26, 0.31, 0.24, 0.29), ("sparse", "high"): (0.19,
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     models = common.table_models()
     rows, results, grids = [], {}, []
     for kind, cap, coef in models:

@@ -269,6 +269,16 @@ def config_flag_error(e: Exception, argv) -> str | None:
         except Exception:  # noqa: BLE001 -- then it is not (only) a misspelt override
             return None
         return unknown_override(config, argv)
+    bad_value = re.match(r"flag --(config\.[\w.]+)=(.*?): ", str(e))
+    if isinstance(e, flags.IllegalFlagValueError) and bad_value and path:
+        try:  # the field's type, from the config without the overrides
+            value = config_flags.ConfigFileFlagParser("config").parse(spec)
+            for key in bad_value.group(1).split(".")[1:]:
+                value = value[key]
+        except Exception:  # noqa: BLE001 -- then absl's own message
+            return str(e)
+        return (f"--{bad_value.group(1)}={bad_value.group(2)}: {bad_value.group(1)} takes a value of type "
+                f"{type(value).__name__} (this config has {value!r})")
     if isinstance(e, flags.Error):
         if "Error whilst parsing config file" in str(e):  # get_config raised; absl adds its traceback
             last = re.sub(r"^[\w.]+Error: ", "", str(e).strip().splitlines()[-1])

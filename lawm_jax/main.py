@@ -33,7 +33,7 @@ from lawm_jax.cli import (check_workdir, config_file_arg, config_flag_error, deb
 from lawm_jax.config import check_paths, validate
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train import distributed
 from lawm_jax.train.controller import train_controller
 from lawm_jax.train.decoder import train_decoder
@@ -73,7 +73,7 @@ def _parse_flags(argv):
 
 def main(argv):
     del argv  # unused
-    quiet_orbax_logs()
+    quiet_library_logs()
     config = _CONFIG.value
     validate(config)
     check_paths(config)

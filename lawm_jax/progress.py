@@ -21,21 +21,22 @@ def progress_bar(n: int, total: int, label: str = "", width: int = 30) -> None:
     sys.stderr.flush()
 
 
-class _QuietOrbax(logging.Filter):
-    """Drops Orbax's INFO lines (a dozen per checkpoint save); warnings and errors stay.
-    `--verbosity=1` shows them again."""
+class _QuietLibraries(logging.Filter):
+    """Drops the libraries' INFO lines: Orbax's (a dozen per checkpoint save) and JAX's
+    probing of absent backends ("Unable to initialize backend 'tpu'"); warnings and errors
+    stay. `--verbosity=1` shows them again."""
 
     def filter(self, record):
         return (record.levelno >= logging.WARNING or absl_logging.get_verbosity() >= 1
-                or "/orbax/" not in record.pathname.replace("\\", "/"))
+                or not ("/orbax/" in record.pathname.replace("\\", "/") or record.name == "jax._src.xla_bridge"))
 
 
-def quiet_orbax_logs() -> None:
-    """Hides Orbax's INFO lines (idempotent): on absl's handler (the command line) and on
-    absl's logger (notebooks, where Python's own handlers print them)."""
+def quiet_library_logs() -> None:
+    """Hides the libraries' INFO lines (idempotent): on absl's handler (the command line)
+    and on absl's logger (notebooks, where Python's own handlers print them)."""
     for target in (absl_logging.get_absl_handler(), absl_logging.get_absl_logger()):
-        if not any(isinstance(f, _QuietOrbax) for f in target.filters):
-            target.addFilter(_QuietOrbax())
+        if not any(isinstance(f, _QuietLibraries) for f in target.filters):
+            target.addFilter(_QuietLibraries())
 
 
 def end_bar_line() -> None:

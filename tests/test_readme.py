@@ -229,7 +229,7 @@ def test_every_readme_command_runs(tmp_path):
         assert done.returncode == 0, f"README command failed: {cmd}\n{shlex.join(args)}\n{done.stderr[-3000:]}"
         ran += 1
     assert ran >= 6  # the quickstart's four, make_trajectories, convert_vjepa2
-    # what the quickstart promises to leave (the plan job's trajectories.png: tests/planning/test_protocols.py)
+    # what the quickstart promises to leave (the plan job's planned_paths.png: tests/planning/test_protocols.py)
     for path in ("tmp/lawm_tiny/pictures/rollout_0.mp4", "tmp/lawm_tiny/eval/results.json",
                  "data/arm_train/trajectories.json", "ckpt/vitl/encoder_config.json"):
         assert os.path.getsize(os.path.join(root, path)) > 0, path

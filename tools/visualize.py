@@ -19,15 +19,15 @@ from absl import app, flags
 
 from lawm_jax.cli import run_main
 from lawm_jax.eval.pictures import draw_run
-from lawm_jax.planning.run import draw_plan
-from lawm_jax.progress import quiet_orbax_logs
+from lawm_jax.planning.run import PATHS_PICTURE, draw_plan
+from lawm_jax.progress import quiet_library_logs
 
 FORMATS = ("png", "gif", "mp4")
 
 
 def main(argv):
     del argv
-    quiet_orbax_logs()
+    quiet_library_logs()
     f = flags.FLAGS
     if not (f.workdir or f.plan):
         raise app.UsageError("name a training run (--workdir) or a plan job's workdir (--plan)")
@@ -40,7 +40,7 @@ def main(argv):
     if f.workdir:
         written += draw_run(f.workdir, f.out, f.decoder, f.examples, f.formats, f.data, f.context)
     if f.plan:
-        written.append(draw_plan(f.plan, os.path.join(f.out, "planned_paths.png") if f.out else "", f.episodes))
+        written.append(draw_plan(f.plan, os.path.join(f.out, PATHS_PICTURE) if f.out else "", f.episodes))
     print("\n".join(written))
 
 

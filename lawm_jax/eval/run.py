@@ -19,6 +19,7 @@ config.lpips_weights. What is missing is said in the results' "notices".
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -81,47 +82,13 @@ def evaluate(config, workdir: str) -> dict:
     if decode is not None and lpips_params is None:
         notices.append("no LPIPS weights (config.lpips_weights): pixel L1, PSNR and SSIM only")
 
-    batch, results = config.eval.batch, {}
-
-    def started(kind):  # one bar over the evaluations: each takes seconds to minutes
-        progress_bar(kinds.index(kind), len(kinds), f"evaluating: {kind}")
-    if "capacity" in kinds:
-        started("capacity")
-        results["capacity"] = capacity(model, video, batch, decode, lpips_params)
-    if "leakage" in kinds:
-        started("leakage")
-        results["leakage"] = leakage(model, video, ids, q, None, batch, decode, lpips_params)
-        rows = {f"{name} ({metric})": r["profile"] for name in ("model", "copy_last")
-                for metric, r in results["leakage"][name].items() if metric in ("repr_l1", "lpips")}
-        plots.leakage_profile(rows, results["leakage"]["cut_step"], os.path.join(out_dir, "leakage_profile.png"))
-    if "transfer" in kinds:
-        started("transfer")
-        results["transfer"] = transfer(model, video, ids, q, config.eval.context, batch, decode, lpips_params)
-    if "pictures" in kinds:
-        started("pictures")
-        examples = rollout_examples(model, video, ids, q, config.eval.context, config.eval.pictures, decode)
-        write_pictures(examples, out_dir, fps=config.data.fps / (1 if decode else q))  # frames or states
-        if decode is None:
-            notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
-                           "(3 principal components per token)")
-    if "sampling" in kinds:
-        started("sampling")
-        cfg = wm_cfg.bottleneck
-        if cfg.kind in ("noisy", "vq", "sparse"):
-            # Noisy: posterior samples mu + sigma * eps (the aggregate posterior is what
-            # should match the prior); the others are deterministic at inference.
-            infer = jax.jit(lambda p, s, k: model.wm.infer_actions(p, s, k, train=cfg.kind == "noisy").z)
-            keys = jax.random.split(jax.random.key(config.seed + 7), len(video))
-            inferred = np.concatenate([np.asarray(infer(model.params, model.encode(video[i:i + batch]), keys[i]))
-                                       for i in range(0, len(video), batch)]).reshape(-1, cfg.latent_dim)
-            res = latent_sampling(cfg, inferred, jax.random.key(config.seed), model.params["bottleneck"].get(
-                "codebook"), config.eval.sgld_steps, config.eval.sgld_step_size)
-            plots.latent_embedding({"inferred (held out)": res["inferred"], "sampled": res["sampled"]},
-                                   os.path.join(out_dir, "latent_embedding.png"),
-                                   f"{cfg.kind} latents: inferred vs sampled (PCA)")
-            results["sampling"] = res
-        else:
-            notices.append(f"sampling: the {cfg.kind} bottleneck has no prior to sample")
+    ctx = _Context(model, video, ids, q, config, decode, lpips_params, out_dir, notices)
+    results = {}
+    for i, kind in enumerate(kinds):  # one bar over the evaluations: each takes seconds to minutes
+        progress_bar(i, len(kinds), f"evaluating: {kind}")
+        result = EVALUATIONS[kind](ctx)
+        if result is not None:
+            results[kind] = result
     progress_bar(len(kinds), len(kinds), "evaluations done")
     summary = {"run": os.path.abspath(workdir), "step": model.step, "bottleneck": wm_cfg.bottleneck.kind,
                "split": config.eval.split,
@@ -134,6 +101,92 @@ def evaluate(config, workdir: str) -> dict:
         json.dump(summary, f, indent=2)
     for notice in notices:
         logging.warning("%s", notice)
-    logging.info("wrote %s", out_dir)
+    logging.info("wrote %s\n%s", out_dir, results_table(summary))
     return {**summary, **results}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Context:
+    """What every evaluation reads: the run's model, the held-out clips (and the video each
+    came from), frames per state, the job's config, the decoder and LPIPS weights (None
+    when absent), where pictures go, and the notices to report."""
+    model: object
+    video: np.ndarray
+    ids: np.ndarray
+    q: int
+    config: object
+    decode: object
+    lpips: object
+    out_dir: str
+    notices: list
+
+
+def _capacity(c: _Context):
+    return capacity(c.model, c.video, c.config.eval.batch, c.decode, c.lpips)
+
+
+def _leakage(c: _Context):
+    result = leakage(c.model, c.video, c.ids, c.q, None, c.config.eval.batch, c.decode, c.lpips)
+    rows = {f"{name} ({metric})": r["profile"] for name in ("model", "copy_last")
+            for metric, r in result[name].items() if metric in ("repr_l1", "lpips")}
+    plots.leakage_profile(rows, result["cut_step"], os.path.join(c.out_dir, "leakage_profile.png"))
+    return result
+
+
+def _transfer(c: _Context):
+    return transfer(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.batch, c.decode, c.lpips)
+
+
+def _pictures(c: _Context):
+    examples = rollout_examples(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.pictures,
+                                c.decode)
+    write_pictures(examples, c.out_dir, fps=c.config.data.fps / (1 if c.decode else c.q))  # frames or states
+    if c.decode is None:
+        c.notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
+                         "(3 principal components per token)")
+    return None  # pictures only
+
+
+def _sampling(c: _Context):
+    cfg, model, batch = c.model.wm.config.bottleneck, c.model, c.config.eval.batch
+    if cfg.kind not in ("noisy", "vq", "sparse"):
+        c.notices.append(f"sampling: the {cfg.kind} bottleneck has no prior to sample")
+        return None
+    # Noisy: posterior samples mu + sigma * eps (the aggregate posterior is what should
+    # match the prior); the others are deterministic at inference.
+    infer = jax.jit(lambda p, s, k: model.wm.infer_actions(p, s, k, train=cfg.kind == "noisy").z)
+    keys = jax.random.split(jax.random.key(c.config.seed + 7), len(c.video))
+    inferred = np.concatenate([np.asarray(infer(model.params, model.encode(c.video[i:i + batch]), keys[i]))
+                               for i in range(0, len(c.video), batch)]).reshape(-1, cfg.latent_dim)
+    result = latent_sampling(cfg, inferred, jax.random.key(c.config.seed), model.params["bottleneck"].get("codebook"),
+                             c.config.eval.sgld_steps, c.config.eval.sgld_step_size)
+    plots.latent_embedding({"inferred (held out)": result["inferred"], "sampled": result["sampled"]},
+                           os.path.join(c.out_dir, "latent_embedding.png"),
+                           f"{cfg.kind} latents: inferred vs sampled (PCA)")
+    return result
+
+
+# config.eval.kinds -> the evaluation (config.EVAL_KINDS lists the same names; a test keeps them in step)
+EVALUATIONS = {"capacity": _capacity, "leakage": _leakage, "transfer": _transfer, "sampling": _sampling,
+               "pictures": _pictures}
+
+
+def results_table(summary: dict) -> str:
+    """The headline numbers of an evaluation's results.json, one row per evaluation and metric."""
+    rows = ["| evaluation | metric | model | reference |", "|---|---|---|---|"]
+    cap = summary.get("capacity")
+    if cap:
+        rows += [f"| capacity (one-step error) | {m} | {v:.4f} | copy last: {cap['copy_last'][m]:.4f} |"
+                 for m, v in cap["model"].items()]
+    leak = summary.get("leakage")
+    if leak:
+        rows += [f"| leakage (error at the cut / without) | {m} | ×{r['ratio']:.2f} | copy last: "
+                 f"×{leak['copy_last'][m]['ratio']:.2f} |" for m, r in leak["model"].items()]
+    trans = summary.get("transfer")
+    if trans:
+        rows += [f"| transfer (cycled / original error) | {m} | ×{v:.2f} | |" for m, v in trans["ratio"].items()]
+    samp = summary.get("sampling")
+    if samp:
+        rows += [f"| sampling (separability, 0.5 = same) | - | {samp['separability']:.3f} | |"]
+    return "\n".join(rows)
 

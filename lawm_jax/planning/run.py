@@ -9,7 +9,7 @@ driven by that controller); `lam_mlp` (the same with the action-only controller 
 config.plan.mlp_controller); `action_conditioned` (CEM through the baseline run of
 config.plan.baseline, bottleneck kind "actions"). Writes WORKDIR/plan/results.json
 (means, spreads, per-episode values, seconds per plan), results.md, paths.json (every
-episode's true and planned paths) and trajectories.png (planned vs true paths of the
+episode's true and planned paths) and planned_paths.png (planned vs true paths of the
 first config.plan.pictures episodes; tools/visualize.py --plan draws more).
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from lawm_jax.progress import progress_bar
 
 PLAN_DIR = "plan"
 PATHS_FILE = "paths.json"  # every episode's true and planned paths, per method
+PATHS_PICTURE = "planned_paths.png"  # the plan job draws it; tools/visualize.py --plan again
 PATH_TITLES = {"droid": "end-effector x-y displacement (m)", "recon": "camera x-y (m)"}
 CEM_FIELDS = ("horizon", "samples", "elites", "iterations", "init_std", "momentum", "keep_mean",
               "straight_line")
@@ -89,7 +90,7 @@ def plan(config, workdir: str) -> dict:
         json.dump({"protocol": p.protocol, "paths": {k: [np.asarray(e).tolist() for e in v]
                                                       for k, v in paths.items()}}, f)
     if p.pictures:
-        draw_paths(paths, p.protocol, os.path.join(out_dir, "trajectories.png"), p.pictures)
+        draw_paths(paths, p.protocol, os.path.join(out_dir, PATHS_PICTURE), p.pictures)
     summary = {"protocol": p.protocol, "path": os.path.abspath(p.path), "episodes": len(episodes),
                "headline": HEADLINE[p.protocol], "models": models, "plan": p.to_dict(),
                "methods": {m.name: {k: v for k, v in results[m.name].items() if k != "paths"} for m in methods}}
@@ -111,14 +112,14 @@ def draw_paths(paths: dict, protocol: str, out: str, episodes: int = 8) -> str:
 
 
 def draw_plan(workdir: str, out: str = "", episodes: int = 8) -> str:
-    """planned_paths.png (or `out`) of a plan job's workdir, from its paths.json."""
+    """PATHS_PICTURE (or `out`) of a plan job's workdir, from its paths.json."""
     path = os.path.join(workdir, PLAN_DIR, PATHS_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: {workdir} is not the workdir of a plan job (job=plan) "
                                 "that finished")
     with open(path) as f:
         saved = json.load(f)
-    return draw_paths(saved["paths"], saved["protocol"], out or os.path.join(workdir, PLAN_DIR, "planned_paths.png"),
+    return draw_paths(saved["paths"], saved["protocol"], out or os.path.join(workdir, PLAN_DIR, PATHS_PICTURE),
                       episodes)
 
 

@@ -1,4 +1,6 @@
 """Held-out splits by video and the evaluation clips."""
+import os
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,12 @@ def test_evaluation_needs_clips_not_features():
     c.data.source = "features"
     with pytest.raises(DataError, match="not cached features"):
         evaluation_clips(c.data, 2, seed=0)
+
+
+def test_the_readme_names_the_videos_the_tiny_config_holds_out():
+    from lawm_jax.data.clips import list_videos
+    c = tiny.get_config()
+    held = split_videos(list_videos(c.data.path), c.data.path, c.data.holdout, "holdout")
+    names = " and ".join(f"`{os.path.basename(p)}`" for p in sorted(held))
+    readme = " ".join(open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read().split())
+    assert f"the tiny config holds out {names}" in readme

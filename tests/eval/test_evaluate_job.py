@@ -23,9 +23,22 @@ def evaluate_config():
     return c
 
 
-def test_evaluate_job_in_representation_space(sparse_run, tmp_path):
+def test_every_evaluation_the_config_accepts_has_a_function():
+    from lawm_jax.config import EVAL_KINDS
+    from lawm_jax.eval.run import EVALUATIONS
+    assert tuple(EVALUATIONS) == EVAL_KINDS and all(callable(f) for f in EVALUATIONS.values())
+
+
+def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch, caplog):
+    from lawm_jax.eval import run
     c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
-    results = evaluate(c, lam)
+    bar = []
+    monkeypatch.setattr(run, "progress_bar", lambda done, total, what: bar.append((done, total)))
+    with caplog.at_level("INFO"):
+        results = evaluate(c, lam)
+    assert bar == [(i, 5) for i in range(6)]  # counts up, one evaluation at a time
+    assert "| capacity (one-step error) | repr_l1 |" in caplog.text  # the results table, printed
+    assert "| sampling (separability, 0.5 = same) |" in caplog.text
     out = os.path.join(lam, "eval")
     summary = json.load(open(os.path.join(out, "results.json")))
     assert summary["clips"] == 8 and summary["bottleneck"] == "sparse"

@@ -41,7 +41,7 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     # "zero" plans no movement: its Δxyz is the size of the true displacement.
     assert summary["methods"]["zero"]["delta_xyz"] > 0
     assert "| lam |" in (out / "results.md").read_text()
-    looks_like_a_picture(out / "trajectories.png")
+    looks_like_a_picture(out / "planned_paths.png")
     saved = json.loads((out / "paths.json").read_text())  # what tools/visualize.py --plan draws
     assert saved["protocol"] == "droid" and set(saved["paths"]) == {"true", *summary["methods"]}
     assert all(len(v) == 3 and np.shape(v[0]) == (4, 2) for v in saved["paths"].values())  # H + 1 points
@@ -65,7 +65,7 @@ def test_recon_protocol_end_to_end(tmp_path):
     assert summary["headline"] == "rpe"
     for r in summary["methods"].values():
         assert r["ate"] > 0 and r["rpe"] >= 0 and len(r["per_episode"]["ate"]) == 3
-    looks_like_a_picture(tmp_path / "run" / "plan" / "trajectories.png")
+    looks_like_a_picture(tmp_path / "run" / "plan" / "planned_paths.png")
 
 
 def test_mistakes_are_named(arm_runs, tmp_path):

@@ -97,24 +97,27 @@ def test_throughput_and_console_bar(monkeypatch):
     assert not metrics_lib.ConsoleProgress(total=100).due(100)
 
 
-def test_orbax_info_lines_are_hidden_but_not_its_warnings():
+def test_library_info_lines_are_hidden_but_not_their_warnings():
     import logging
 
     from absl import logging as absl_logging
 
-    from lawm_jax.progress import _QuietOrbax, quiet_orbax_logs
-    quiet_orbax_logs()
-    quiet_orbax_logs()  # idempotent
+    from lawm_jax.progress import _QuietLibraries, quiet_library_logs
+    quiet_library_logs()
+    quiet_library_logs()  # idempotent
     handler = absl_logging.get_absl_handler()
-    assert sum(isinstance(f, _QuietOrbax) for f in handler.filters) == 1
+    assert sum(isinstance(f, _QuietLibraries) for f in handler.filters) == 1
 
-    def record(level, path):
-        return logging.LogRecord("absl", level, path, 1, "msg", None, None)
+    def record(level, path, name="absl"):
+        return logging.LogRecord(name, level, path, 1, "msg", None, None)
 
     orbax_file = "/site-packages/orbax/checkpoint/_src/checkpointers/async_checkpointer.py"
     assert not handler.filter(record(logging.INFO, orbax_file))
     assert handler.filter(record(logging.WARNING, orbax_file))
     assert handler.filter(record(logging.INFO, "/work/lawm_jax/train/loop.py"))
+    bridge = "/site-packages/jax/_src/xla_bridge.py"  # "Unable to initialize backend 'tpu'"
+    assert not handler.filter(record(logging.INFO, bridge, "jax._src.xla_bridge"))
+    assert handler.filter(record(logging.WARNING, bridge, "jax._src.xla_bridge"))
 
 
 def test_latent_embedding_plot(tmp_path):
