@@ -1,5 +1,6 @@
 """The decoder job: trains on frozen encoder states and reloads (with an LPIPS term:
 tests/eval/test_evaluate_job.py, slow run)."""
+import jax
 import numpy as np
 import pytest
 
@@ -10,8 +11,18 @@ from lawm_jax.world_model import WorldModel
 from tests.helpers import decoder_config
 
 
-@pytest.mark.slow  # the default run is near its 10-minute budget; the decoder's loss is also in
-def test_decoder_learns_and_reloads(tmp_path, caplog):  # tests/eval/test_evaluate_job.py (slow)
+def test_decoder_job_runs_and_reloads(tmp_path):
+    """Two steps and a reload (default run; learning: the slow test below)."""
+    _, params, history = train_decoder(decoder_config(steps=2), str(tmp_path / "dec"))
+    assert [r["step"] for r in history] == [1, 2] and np.isfinite(history[-1]["pixel_l1"])
+    loaded = load_decoder(str(tmp_path / "dec"))
+    assert loaded.step == 2 and loaded.encoder_checkpoint == str(tmp_path / "dec" / "encoder")
+    np.testing.assert_array_equal(np.asarray(jax.tree.leaves(loaded.params)[0]),
+                                  np.asarray(jax.tree.leaves(params)[0]))
+
+
+@pytest.mark.slow  # 25 steps; the decoder's loss with LPIPS: tests/eval/test_evaluate_job.py (slow)
+def test_decoder_learns_and_reloads(tmp_path, caplog):
     c = decoder_config(steps=25)
     assert c.job == "decoder" and c.train.weight_decay == 0.01
     with caplog.at_level("WARNING"):

@@ -19,6 +19,19 @@ from lawm_jax.world_model import WorldModel
 from tests.helpers import small_config
 
 
+def test_features_job_writes_each_clips_states_once(tmp_path):
+    """The job itself (default run; training on its output: the slow test below)."""
+    c = small_config("sparse", steps=1)
+    c.data.num_clips = 5  # a full batch of 4 and a padded one of 1
+    path = encode_features(c, str(tmp_path / "feats"))
+    meta, records = feature_dataset(path)
+    assert meta["count"] == len(records) == 5 and meta["shape"] == [4, 16, 64]
+    assert records[4]["states"].shape == (4, 16, 64) and np.isfinite(records[4]["states"]).all()
+    c.data.source = "features"
+    with pytest.raises(ConfigError, match="encodes one source"):
+        encode_features(c, str(tmp_path / "again"))
+
+
 @pytest.mark.slow  # two trainings and a features job: about a minute on 2 cores
 def test_training_on_cached_features_equals_training_on_video(tmp_path):
     c = small_config("sparse", steps=4)
