@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from lawm_jax.data.trajectories import smooth_actions
+from lawm_jax.data.random_actions import smooth_actions
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from lawm_jax.data.trajectories import smooth_actions
+from lawm_jax.data.random_actions import smooth_actions
 
 # The colour photographs in the scikit-image wheel (its data/README.txt gives their licences:
 # public domain or CC0/CC-BY, see docs/DATA.md).

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lawm_jax.data.trajectories import (action_stats, denormalize_actions, normalize_actions,
-                                        read_trajectories, smooth_actions, trajectory_windows,
+                                        read_trajectories, trajectory_windows,
                                         write_trajectories)
 from lawm_jax.errors import DataError
 
@@ -72,14 +72,6 @@ def test_inconsistent_episodes_are_refused(tmp_path):
     bad["actions"] = bad["actions"][:2]
     with pytest.raises(ValueError, match="needs 3 actions"):
         write_trajectories([bad], str(tmp_path / "t"), {})
-
-
-def test_smooth_actions_have_the_asked_statistics():
-    a = smooth_actions(np.random.default_rng(0), 20000, scale=[0.5, 2.0], correlation=0.8, mean=[1.0, 0.0])
-    np.testing.assert_allclose(a.mean(0), [1.0, 0.0], atol=0.1)
-    np.testing.assert_allclose(a.std(0), [0.5, 2.0], rtol=0.05)
-    lag1 = np.corrcoef(a[1:, 0], a[:-1, 0])[0, 1]
-    assert abs(lag1 - 0.8) < 0.02
 
 
 def test_duplicated_windows_repeat_each_frame_and_keep_one_action_per_frame(folder):
