@@ -1,4 +1,5 @@
-"""Nothing below imports anything above: models/ and data/ know nothing of training."""
+"""Nothing below imports anything above (models/ and data/ know nothing of training), and
+no import circle comes back."""
 import ast
 import os
 
@@ -51,3 +52,40 @@ def test_planning_uses_the_api_not_training_or_evaluation():
             for name in imports_of(os.path.join(folder, f)):
                 assert not name.startswith(("lawm_jax.train", "lawm_jax.eval", "lawm_jax.main")), \
                     f"planning/{f} imports {name}"
+
+
+def module_graph():
+    """{module: the lawm_jax modules it imports} over every file of the package (imports
+    inside functions included); `from P import name` counts as P.name when that is a module."""
+    modules = {}
+    for root, _, files in os.walk(PKG):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(root, f), os.path.dirname(PKG))[:-3].replace(os.sep, ".")
+                modules[rel.removesuffix(".__init__")] = os.path.join(root, f)
+    graph = {}
+    for name, path in modules.items():
+        edges = set()
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                edges |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                          for a in node.names}
+        graph[name] = {e for e in edges if e in modules and e != name}
+    return graph
+
+
+# The one circle left (api.py imports train/ to restore runs; train/controller.py loads its
+# LAM through api.py); to go when the API restores parameters without train/.
+KNOWN_CIRCLES = [{"lawm_jax.api", "lawm_jax.train.controller"}]
+
+
+def test_no_new_import_circles():
+    graph = module_graph()
+
+    def reaches(a, b, seen=()):
+        return b in graph[a] or any(reaches(c, b, (*seen, a)) for c in graph[a] - {*seen, a})
+
+    circles = {frozenset(m for m in graph if reaches(m, n) and reaches(n, m)) for n in graph if reaches(n, n)}
+    assert [set(c) for c in circles if not any(c <= known for known in KNOWN_CIRCLES)] == []
