@@ -12,9 +12,10 @@ lawm_jax/train/decoder.py):
 
     python -m lawm_jax.main --config=configs/tiny.py:decoder --workdir=/tmp/lawm_decoder \
         --config.model.encoder_checkpoint=/tmp/lawm_tiny/encoder
- Frozen random tiny encoder, 8 frames of 32x32 at 4 fps
-from lawm_jax/data/footage (88 s of video; `--config.data.source=shapes` for the
-procedural moving shapes the tests use).
+
+A frozen random tiny encoder, 8 frames of 32x32 at 4 fps from lawm_jax/data/footage
+(88 s of video; `--config.data.source=shapes` for the procedural moving shapes the tests
+use).
 """
 import dataclasses
 

@@ -47,7 +47,7 @@ def train_step_flops(cfg: WorldModelConfig, batch: int, from_states: bool = Fals
     the backward computes gradients for inputs and weights). Embeddings and heads are
     included; elementwise work, the loss and the optimizer are not.
     """
-    t, n = cfg.steps, cfg.grid[0] * cfg.grid[1]
+    t, n = cfg.steps, cfg.tokens
     enc, idm, pred = cfg.encoder, cfg.idm, cfg.predictor
     d = enc.width
     counts = {"encoder": 0.0, "idm": 0.0, "predictor": 0.0}

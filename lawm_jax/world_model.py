@@ -40,6 +40,11 @@ class WorldModelConfig:
         return self.image_size[0] // self.encoder.patch, self.image_size[1] // self.encoder.patch
 
     @property
+    def tokens(self) -> int:
+        """Tokens per state: the cells of the patch grid."""
+        return self.grid[0] * self.grid[1]
+
+    @property
     def steps(self) -> int:
         return self.frames // self.encoder.frames_per_step()
 
@@ -77,7 +82,7 @@ class WorldModel:
     def _init_params(self, rng) -> Params:
         cfg = self.config
         k_enc, k_idm, k_pred, k_bn = jax.random.split(rng, 4)
-        t, n, d = cfg.steps, cfg.grid[0] * cfg.grid[1], cfg.encoder.width
+        t, n, d = cfg.steps, cfg.tokens, cfg.encoder.width
         video = jnp.zeros((1, cfg.frames, *cfg.image_size, cfg.encoder.in_chans), jnp.float32)
         states = jnp.zeros((1, t, n, d), jnp.float32)
         params = {

@@ -24,12 +24,12 @@ change, only the time (a re-run of tests/test_world_model.py: 93 s instead of 51
 `JAX_COMPILATION_CACHE_DIR` chooses the folder (default: one under the temporary
 directory, kept between runs; about 40 MB per run of changed code; delete it at will);
 `JAX_ENABLE_COMPILATION_CACHE=false` turns it off. No size limit: JAX's limit rescans
-every entry on each write. Within a worker, processes do not write entries at the same
-time (a test waits for the subprocess it starts; in a multi-process run only process 0
-writes), and an entry that cannot be read is compiled again, with a warning. Two xdist workers may write the
-same entry at once (JAX writes a file in place without a lock unless the cache has a size
-limit): a reader that catches a half-written entry fails to decompress it and compiles
-again, with that warning.
+every entry on each write. An entry that cannot be read is compiled again, with a
+warning. Within a worker, processes do not write entries at the same time (a test waits
+for the subprocess it starts; in a multi-process run only process 0 writes); the two
+workers of `-n 2` may (JAX writes a file in place, without a lock unless the cache has a
+size limit): a reader that catches a half-written entry fails to decompress it and
+compiles again.
 """
 import os
 import tempfile
@@ -46,6 +46,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 import collections  # noqa: E402
 
 import pytest  # noqa: E402
+
 
 def pytest_runtest_setup(item):
     """A test marked serial fails at once on a worker of `pytest -n N`."""

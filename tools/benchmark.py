@@ -136,7 +136,7 @@ def attention_speed(config, repeats: int) -> list[dict]:
     from lawm_jax.models.attention import dot_product_attention, step_causal_attention, step_causal_mask
     wm_cfg = validate(config)
     enc = wm_cfg.encoder
-    t, n = wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1]
+    t, n = wm_cfg.steps, wm_cfg.tokens
     shape = (config.data.global_batch, t * n, enc.num_heads, enc.width // enc.num_heads)
     q, k, v = (jax.random.normal(jax.random.key(i), shape, jnp.dtype(enc.dtype)) for i in range(3))
     mask = step_causal_mask(t, n)
@@ -188,7 +188,7 @@ def train_runner(config, steps: int):
             cell[0], metrics = exe(key, cell[0], enc, video)
         return jax.block_until_ready(metrics)
 
-    t, n = wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1]
+    t, n = wm_cfg.steps, wm_cfg.tokens
     return run, {"wm_cfg": wm_cfg, "batch": batch, "xla_flops": xla_flops, "tokens": batch * t * n,
                  "hand_flops": train_step_flops(wm_cfg, batch)["total"]}
 
@@ -297,7 +297,7 @@ def rollout_speed(config, samples: int, context: int, horizon: int, repeats: int
     wm_cfg = validate(config)
     wm = WorldModel(wm_cfg)
     params = wm.init(jax.random.key(0))
-    n, d = wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width
+    n, d = wm_cfg.tokens, wm_cfg.encoder.width
     states = jax.random.normal(jax.random.key(1), (samples, context, n, d))
     latents = jax.random.normal(jax.random.key(2), (samples, horizon, wm_cfg.bottleneck.latent_dim))
     fns = {name: blocking(jax.jit(functools.partial(wm.rollout, cache=cache)), params, states, latents)

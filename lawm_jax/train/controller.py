@@ -65,7 +65,7 @@ def make_controller(ctrl_cfg: ControllerConfig, wm_cfg: WorldModelConfig) -> Con
 
 
 def init_controller(controller: Controller, wm_cfg: WorldModelConfig, action_dim: int, rng):
-    states = jnp.zeros((1, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width))
+    states = jnp.zeros((1, wm_cfg.tokens, wm_cfg.encoder.width))
     return jax.jit(controller.init)(rng, states, jnp.zeros((1, action_dim)))["params"]
 
 
@@ -116,7 +116,7 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
                                        config.data.global_batch, jax.process_index(), jax.process_count(),
                                        with_actions=True)
-    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    tokens_per_clip = wm_cfg.steps * wm_cfg.tokens
     state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report,
                                ("video", "actions"), tokens_per_clip, max_steps, headline="rel_error")
     return controller, state.params, history

@@ -86,7 +86,7 @@ def compiled_decoder_step(wm_cfg: WorldModelConfig, dec_cfg: DecoderConfig, trai
 
 
 def init_decoder(decoder: PixelDecoder, wm_cfg: WorldModelConfig, rng):
-    states = jnp.zeros((1, wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width))
+    states = jnp.zeros((1, wm_cfg.steps, wm_cfg.tokens, wm_cfg.encoder.width))
     return jax.jit(decoder.init)(rng, states)["params"]
 
 
@@ -120,7 +120,7 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
     data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
                                        config.data.global_batch, jax.process_index(), jax.process_count())
     frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
-    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    tokens_per_clip = wm_cfg.steps * wm_cfg.tokens
     state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report, "video",
                                tokens_per_clip, max_steps, headline="pixel_l1")
     return decoder, state.params, history

@@ -79,7 +79,7 @@ def encode_features(config, workdir: str) -> str:
         finally:
             it.close()
 
-    t, n = wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1]
+    t, n = wm_cfg.steps, wm_cfg.tokens
     meta = {"encoder": dataclasses.asdict(wm_cfg.encoder), "encoder_checkpoint": os.path.abspath(encoder_path),
             "normalize_states": wm_cfg.normalize_states, "frames": wm_cfg.frames,
             "image_size": list(wm_cfg.image_size), "shape": [t, n, wm_cfg.encoder.width],

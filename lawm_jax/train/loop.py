@@ -102,7 +102,7 @@ def check_features(meta: dict, path: str, wm_cfg: WorldModelConfig) -> None:
     config describes."""
     want = {**{f"model.encoder.{k}": getattr(wm_cfg.encoder, k) for k in ENCODER_ARCH},
             "model.normalize_states": wm_cfg.normalize_states,
-            "states (steps, tokens, width)": [wm_cfg.steps, wm_cfg.grid[0] * wm_cfg.grid[1], wm_cfg.encoder.width]}
+            "states (steps, tokens, width)": [wm_cfg.steps, wm_cfg.tokens, wm_cfg.encoder.width]}
     have = {**{f"model.encoder.{k}": meta["encoder"][k] for k in ENCODER_ARCH},
             "model.normalize_states": meta["normalize_states"], "states (steps, tokens, width)": meta["shape"]}
     diff = [f"{k}: features {have[k]} vs config {want[k]}" for k in want if have[k] != want[k]]
@@ -168,7 +168,7 @@ def train(config, workdir: str, max_steps: int | None = None):
                {"model": wm_cfg.to_dict(), "encoder_checkpoint": os.path.abspath(encoder_path),
                 "config": config.to_dict(), **extra})
     state = init_train_state(wm, tx, params)
-    tokens_per_clip = wm_cfg.steps * wm_cfg.grid[0] * wm_cfg.grid[1]
+    tokens_per_clip = wm_cfg.steps * wm_cfg.tokens
     key = ("video", "actions") if with_actions else "states" if from_states else "video"
     state, history = run_steps(config, workdir, mesh, compiled, state, encoder_params, data, data_report,
                                key, tokens_per_clip, max_steps)
