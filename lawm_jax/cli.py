@@ -263,20 +263,23 @@ def config_flag_error(e: Exception, argv) -> str | None:
         return f"--config={spec} imports the configs package: run from the folder that holds configs/"
     if isinstance(e, OSError) and path and not os.path.isfile(path):
         return f"--config={spec}: no such file (--help lists the configs)"
-    if isinstance(e, (AttributeError, KeyError, flags.UnrecognizedFlagError)) and path:
-        try:  # the config without the overrides, to find the one that names no field
-            config = config_flags.ConfigFileFlagParser("config").parse(spec)
-        except Exception:  # noqa: BLE001 -- then it is not (only) a misspelt override
+
+    def without_overrides():  # the config file's own config, or None if it cannot be built
+        try:
+            return config_flags.ConfigFileFlagParser("config").parse(spec)
+        except Exception:  # noqa: BLE001 -- then the error is not (only) in an override
             return None
-        return unknown_override(config, argv)
+
+    if isinstance(e, (AttributeError, KeyError, flags.UnrecognizedFlagError)) and path:
+        config = without_overrides()  # to find the override that names no field
+        return None if config is None else unknown_override(config, argv)
     bad_value = re.match(r"flag --(config\.[\w.]+)=(.*?): ", str(e))
     if isinstance(e, flags.IllegalFlagValueError) and bad_value and path:
-        try:  # the field's type, from the config without the overrides
-            value = config_flags.ConfigFileFlagParser("config").parse(spec)
-            for key in bad_value.group(1).split(".")[1:]:
-                value = value[key]
-        except Exception:  # noqa: BLE001 -- then absl's own message
-            return str(e)
+        value = without_overrides()  # the field's type
+        for key in bad_value.group(1).split(".")[1:]:
+            if not hasattr(value, "keys") or key not in value:
+                return str(e)  # absl's own message
+            value = value[key]
         return (f"--{bad_value.group(1)}={bad_value.group(2)}: {bad_value.group(1)} takes a value of type "
                 f"{type(value).__name__} (this config has {value!r})")
     if isinstance(e, flags.Error):
