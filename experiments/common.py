@@ -29,7 +29,7 @@ from lawm_jax import checkpoint  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
 from lawm_jax.eval.run import evaluate  # noqa: E402
 from lawm_jax.train.decoder import train_decoder  # noqa: E402
-from lawm_jax.train.loop import train  # noqa: E402
+from lawm_jax.train.lam import train  # noqa: E402
 from lawm_jax.world_model import WorldModel  # noqa: E402
 
 CONFIG = flags.DEFINE_string("config", os.path.join(REPO, "configs", "tiny.py"), "base config file (get_config(arg))")

@@ -22,7 +22,7 @@ from lawm_jax import plots
 from lawm_jax.data.clips import list_videos, split_videos
 from lawm_jax.eval.run import evaluate
 from lawm_jax.progress import quiet_library_logs
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 
 KINDS = flags.DEFINE_list("kinds", ["sparse", "noisy"], "bottlenecks to scale")
 STEP_FACTORS = flags.DEFINE_list("step_factors", ["0.25", "0.5", "1", "2"], "training steps, as multiples of --steps")

@@ -19,7 +19,7 @@ from configs import tiny  # noqa: E402
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes  # noqa: E402
 from lawm_jax.eval.capacity import one_step_error  # noqa: E402
 from lawm_jax.progress import quiet_library_logs  # noqa: E402
-from lawm_jax.train.loop import train  # noqa: E402
+from lawm_jax.train.lam import train  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", "/tmp/tiny_bottlenecks", "where runs and results go")
 _STEPS = flags.DEFINE_integer("steps", 300, "training steps per bottleneck")

@@ -1,9 +1,10 @@
-"""Orbax checkpoints: converted encoders and training runs.
+"""Orbax checkpoints and run folders: converted encoders and training runs.
 
 An encoder checkpoint is a directory holding `params/` (Orbax) and
 `encoder_config.json` (the architecture it was converted from); the run config's
 `model.encoder_checkpoint` points at it. A run's checkpoints live under
 `WORKDIR/checkpoints/<step>/` (Orbax CheckpointManager: train state + data iterator).
+The names of everything a run folder holds are defined here, once.
 """
 from __future__ import annotations
 
@@ -14,10 +15,23 @@ import os
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
 from lawm_jax.errors import ConfigError
 from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.models.layers import stack_layers, unstack_layers
+
+# What a job's WORKDIR holds.
+WORLD_MODEL_FILE = "world_model.json"  # a LAM run: its model, encoder checkpoint and config
+DECODER_FILE = "decoder.json"          # a decoder run: its architecture, encoder and config
+CONTROLLER_FILE = "controller.json"    # a controller run: its architecture, LAM and action statistics
+CHECKPOINTS_DIR = "checkpoints"
+ENCODER_DIR = "encoder"                # the random frozen encoder, when the config names none
+DATA_REPORT_FILE = "data_report.json"  # clips, videos and unusable files found
+METRICS_FILE = "metrics.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+CURVES_FILE = "training_curves.png"
+FEATURES_DIR = "features"              # the features job's cached encoder states
 
 # Fields that fix the weights' shapes and meaning; mode, dtype, remat and scan are run-time
 # choices. Encoder checkpoints always hold the unrolled layout (layer_0 .. layer_N).
@@ -111,3 +125,40 @@ def restore_train_state(mngr: ocp.CheckpointManager, step: int, abstract_state):
     restored = mngr.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
     return restored["state"], restored["data"]
+
+
+def read_run_file(workdir: str, name: str, job: str) -> dict:
+    """The JSON file `name` (WORLD_MODEL_FILE, ...) of a `job` run's workdir; checks that
+    the encoder checkpoint it names exists."""
+    path = os.path.join(workdir, name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{workdir} is not a lawm_jax {job} run directory (no {name}); "
+                                f"pass the --workdir of a {job} run")
+    with open(path) as f:
+        saved = json.load(f)
+    encoder = saved.get("encoder_checkpoint")
+    if encoder and not os.path.exists(os.path.join(encoder, "encoder_config.json")):
+        raise FileNotFoundError(f"{path} names the encoder checkpoint {encoder}, which is missing (was the run "
+                                f"moved, or its encoder deleted?): put the encoder back there, or set "
+                                f'"encoder_checkpoint" in {path} to where it is now')
+    return saved
+
+
+def restore_params(workdir: str, step: int | None = None):
+    """(step, trained parameters) of a run's latest (or given) checkpoint, onto this
+    process's first device whatever mesh it was saved from. Reads only the parameters:
+    no optimizer state, nothing to build first (shapes come from the checkpoint)."""
+    mngr = checkpoint_manager(os.path.join(workdir, CHECKPOINTS_DIR), keep=1 << 30)
+    step = mngr.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"{workdir}/{CHECKPOINTS_DIR} holds no complete checkpoint yet")
+    mngr.close()
+    path = epath.Path(workdir).absolute() / CHECKPOINTS_DIR / str(step) / "state"
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    saved = ocp.PyTreeCheckpointHandler().metadata(path).tree["params"]
+    target = {"params": jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), saved)}
+    restore_args = jax.tree.map(lambda _: ocp.ArrayRestoreArgs(sharding=device), target)
+    with ocp.PyTreeCheckpointer() as ckptr:
+        restored = ckptr.restore(path, args=ocp.args.PyTreeRestore(item=target, restore_args=restore_args,
+                                                                    partial_restore=True))
+    return int(step), restored["params"]

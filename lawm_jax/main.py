@@ -38,7 +38,7 @@ from lawm_jax.train import distributed
 from lawm_jax.train.controller import train_controller
 from lawm_jax.train.decoder import train_decoder
 from lawm_jax.train.features import encode_features
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:arg]).",
                                           lock_config=True)

@@ -64,7 +64,7 @@ def sparse_run(tmp_path_factory) -> TrainedRun:
     """tests.helpers.small_config("sparse", steps=3) trained once per session (per worker
     under pytest-xdist). Read-only: a test that writes into the folder (the evaluate job
     writes WORKDIR/eval) works on tests.helpers.own_copy of it."""
-    from lawm_jax.train.loop import train
+    from lawm_jax.train.lam import train
     from tests.helpers import small_config
     workdir = str(tmp_path_factory.mktemp("sparse_run"))
     _, params, history = train(small_config("sparse", steps=3), workdir)
@@ -80,7 +80,7 @@ def arm_runs(tmp_path_factory):
     from configs import arm
     from lawm_jax.data.trajectories import generate_trajectories
     from lawm_jax.train.controller import train_controller
-    from lawm_jax.train.loop import train
+    from lawm_jax.train.lam import train
     from tests.helpers import frame_causal, small
     root = tmp_path_factory.mktemp("arm")
     data, test = str(root / "data"), str(root / "test")

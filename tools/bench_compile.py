@@ -21,7 +21,8 @@ from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from lawm_jax.config import validate  # noqa: E402
-from lawm_jax.train.loop import compiled_train_step  # noqa: E402
+from lawm_jax.train.lam import compiled_train_step  # noqa: E402
+from ml_collections import FrozenConfigDict  # noqa: E402
 from lawm_jax.train.sharding import make_mesh  # noqa: E402
 from lawm_jax.train.step import init_train_state  # noqa: E402
 
@@ -35,10 +36,10 @@ def compile_seconds(config, scan: bool) -> tuple[float, float]:
         config.model[net]["scan"] = scan
     wm_cfg = validate(config)
     mesh = make_mesh(data=1)
-    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh)
+    compiled = compiled_train_step(wm_cfg, FrozenConfigDict(config.train), mesh)
     params = jax.eval_shape(compiled.wm.init, jax.random.key(0))
     state = jax.eval_shape(functools.partial(init_train_state, compiled.wm, compiled.tx), params)
-    video = jax.ShapeDtypeStruct((_BATCH.value, wm_cfg.frames, *wm_cfg.image_size, 3), jnp.uint8)
+    video = {"video": jax.ShapeDtypeStruct((_BATCH.value, wm_cfg.frames, *wm_cfg.image_size, 3), jnp.uint8)}
     t0 = time.perf_counter()
     lowered = compiled.step.lower(jax.random.key(0), state, params["encoder"], video)
     t1 = time.perf_counter()

@@ -25,7 +25,9 @@ from absl import app, flags  # noqa: E402
 from configs import tiny  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
 from lawm_jax.data.pipeline import config_batches  # noqa: E402
-from lawm_jax.train.loop import compiled_train_step, mesh_for  # noqa: E402
+from lawm_jax.train.lam import compiled_train_step  # noqa: E402
+from ml_collections import FrozenConfigDict  # noqa: E402
+from lawm_jax.train.loop import mesh_for  # noqa: E402
 from lawm_jax.train.sharding import global_batch  # noqa: E402
 from lawm_jax.train.step import init_train_state  # noqa: E402
 from tools.make_shards import make_shards  # noqa: E402
@@ -38,20 +40,20 @@ def steps_per_second(config, batches) -> list[float]:
     """Median-ready list of steps/s over repeats; `batches()` yields uint8 video batches."""
     wm_cfg = validate(config)
     mesh = mesh_for(config)
-    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), mesh)
+    compiled = compiled_train_step(wm_cfg, FrozenConfigDict(config.train), mesh)
     wm, step_fn = compiled.wm, compiled.step
     params = wm.init(jax.random.key(0))
     state = jax.device_put(init_train_state(wm, compiled.tx, params), compiled.state_shardings)
     rng = jax.random.key(1)
     it = batches()
     for _ in range(3):  # compile, fill prefetch buffers
-        state, metrics = step_fn(rng, state, params["encoder"], global_batch(mesh, next(it)))
+        state, metrics = step_fn(rng, state, params["encoder"], global_batch(mesh, {"video": next(it)}))
     jax.block_until_ready(metrics)
     rates = []
     for _ in range(_REPEATS.value):
         t0 = time.perf_counter()
         for _ in range(_STEPS.value):
-            state, metrics = step_fn(rng, state, params["encoder"], global_batch(mesh, next(it)))
+            state, metrics = step_fn(rng, state, params["encoder"], global_batch(mesh, {"video": next(it)}))
         jax.block_until_ready(metrics)
         rates.append(_STEPS.value / (time.perf_counter() - t0))
     if hasattr(it, "close"):

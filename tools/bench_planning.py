@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 from lawm_jax.config import world_model_config  # noqa: E402
 from lawm_jax.planning.planner import WorldModelPlanner  # noqa: E402
 from lawm_jax.planning.run import cem_config  # noqa: E402
-from lawm_jax.train.controller import controller_config, init_controller, make_controller  # noqa: E402
+from lawm_jax.models.controller import Controller, init_controller  # noqa: E402
+from lawm_jax.train.controller import controller_config  # noqa: E402
 from lawm_jax.world_model import WorldModel  # noqa: E402
 
 
@@ -39,13 +40,13 @@ def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> d
     wm_cfg = world_model_config(config)
     wm = WorldModel(wm_cfg)
     params = wm.init(jax.random.key(0))
+    n, d = wm_cfg.tokens, wm_cfg.encoder.width
     controller, controller_params = None, None
     if drive == "controller":
-        controller = make_controller(controller_config(config), wm_cfg)
-        controller_params = init_controller(controller, wm_cfg, action_dim, jax.random.key(1))
+        controller = Controller(controller_config(config), wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
+        controller_params = init_controller(controller, n, d, action_dim, jax.random.key(1))
     cem = cem_config(config.plan)
     planner = WorldModelPlanner(wm, cem, action_dim, drive, controller)
-    n, d = wm_cfg.tokens, wm_cfg.encoder.width
     context = jax.random.normal(jax.random.key(2), (1, n, d))
     goal = jax.random.normal(jax.random.key(3), (n, d))
     t0 = time.perf_counter()

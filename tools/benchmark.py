@@ -47,7 +47,8 @@ from lawm_jax.config import validate  # noqa: E402
 from lawm_jax.flops import compiled_flops, train_step_flops  # noqa: E402
 from lawm_jax.models.encoder import EncoderConfig, VideoEncoder  # noqa: E402
 from lawm_jax.objective import lam_loss  # noqa: E402
-from lawm_jax.train.loop import compiled_train_step  # noqa: E402
+from lawm_jax.train.lam import compiled_train_step  # noqa: E402
+from ml_collections import FrozenConfigDict  # noqa: E402
 from lawm_jax.train.sharding import global_batch, make_mesh  # noqa: E402
 from lawm_jax.train.step import init_train_state  # noqa: E402
 from lawm_jax.world_model import WorldModel  # noqa: E402
@@ -163,7 +164,7 @@ def _step_parts(config, remat: bool | None = None):
         for net in ("encoder", "idm", "predictor"):
             config.model[net]["remat"] = remat
     wm_cfg = validate(config)
-    compiled = compiled_train_step(wm_cfg, tuple(sorted(config.train.items())), make_mesh(data=1))
+    compiled = compiled_train_step(wm_cfg, FrozenConfigDict(config.train), make_mesh(data=1))
     return compiled, wm_cfg
 
 
@@ -178,7 +179,7 @@ def train_runner(config, steps: int):
     params = compiled.wm.init(jax.random.key(0))
     state = init_train_state(compiled.wm, compiled.tx, {k: v for k, v in params.items() if k != "encoder"})
     state = jax.device_put(state, compiled.state_shardings)
-    video = global_batch(make_mesh(data=1), _video(wm_cfg, batch))
+    video = global_batch(make_mesh(data=1), {"video": _video(wm_cfg, batch)})
     key, enc = jax.random.key(0), params["encoder"]
     exe, xla_flops = compiled.executable(key, state, enc, video)
     cell = [state]
@@ -269,7 +270,7 @@ def memory_by_batch(config, batches) -> list[dict]:
             params = jax.eval_shape(compiled.wm.init, jax.random.key(0))
             state = jax.eval_shape(functools.partial(init_train_state, compiled.wm, compiled.tx),
                                    {k: v for k, v in params.items() if k != "encoder"})
-            video = jax.ShapeDtypeStruct((batch, wm_cfg.frames, *wm_cfg.image_size, 3), jnp.uint8)
+            video = {"video": jax.ShapeDtypeStruct((batch, wm_cfg.frames, *wm_cfg.image_size, 3), jnp.uint8)}
             mem = compiled.step.lower(jax.random.key(0), state, params["encoder"], video).compile().memory_analysis()
             total = (mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
                      - mem.alias_size_in_bytes)

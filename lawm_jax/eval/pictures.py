@@ -22,7 +22,8 @@ import numpy as np
 from absl import logging
 
 from lawm_jax import plots
-from lawm_jax.api import CONFIG_FILE, load_decoder, load_world_model
+from lawm_jax.api import load_decoder, load_world_model
+from lawm_jax.checkpoint import CURVES_FILE, METRICS_FILE, WORLD_MODEL_FILE
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.eval.leakage import partners
 from lawm_jax.eval.transfer import check_context, cycle
@@ -100,13 +101,13 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     data at `data_path`, read as the run's data source. Returns the paths written."""
     model = load_world_model(workdir)  # first: it names what is wrong with a workdir that is not a run
     cfg = model.wm.config
-    with open(os.path.join(workdir, CONFIG_FILE)) as f:
+    with open(os.path.join(workdir, WORLD_MODEL_FILE)) as f:
         saved = ml_collections.ConfigDict(json.load(f)["config"])
     out_dir = out_dir or os.path.join(workdir, "pictures")
     os.makedirs(out_dir, exist_ok=True)
-    written = [plots.training_curves(os.path.join(run, "metrics.jsonl"), os.path.join(out_dir, name))
-               for run, name in ((workdir, "training_curves.png"), (decoder, "decoder_curves.png"))
-               if run and os.path.exists(os.path.join(run, "metrics.jsonl"))]
+    written = [plots.training_curves(os.path.join(run, METRICS_FILE), os.path.join(out_dir, name))
+               for run, name in ((workdir, CURVES_FILE), (decoder, "decoder_curves.png"))
+               if run and os.path.exists(os.path.join(run, METRICS_FILE))]
     if cfg.bottleneck.kind == "actions":
         logging.warning("%s is action-conditioned: no latent actions, so no rollout pictures", workdir)
         return written

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lawm_jax.eval.pixel_metrics import psnr, ssim
+from lawm_jax.models.pixel_metrics import psnr, ssim
 from lawm_jax.models.lpips import lpips_distance
 
 

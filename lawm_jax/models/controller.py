@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from lawm_jax.models.attention import grid_positions
@@ -65,3 +66,8 @@ def apply_steps(controller: Controller, params, states_BTND, actions_BTA):
     z = controller.apply({"params": params}, states_BTND.reshape(b * t, *states_BTND.shape[2:]),
                          actions_BTA.reshape(b * t, -1))
     return z.reshape(b, t, -1)
+
+
+def init_controller(controller: Controller, tokens: int, width: int, action_dim: int, rng):
+    """Fresh parameters for states of `tokens` tokens of `width` and `action_dim` actions."""
+    return jax.jit(controller.init)(rng, jnp.zeros((1, tokens, width)), jnp.zeros((1, action_dim)))["params"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from lawm_jax.models.attention import grid_positions
@@ -58,3 +59,9 @@ class PixelDecoder(nn.Module):
         x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head", kernel_init=nn.initializers.zeros,
                      bias_init=nn.initializers.constant(0.5))(x)  # (B, L, q*p*p*c)
         return tubelets_to_video(x.reshape(b, t, h, w, q, p, p, c))
+
+
+def init_decoder(decoder: PixelDecoder, steps: int, width: int, rng):
+    """Fresh parameters for clips of `steps` states of `width` on the decoder's grid."""
+    states = jnp.zeros((1, steps, decoder.grid[0] * decoder.grid[1], width))
+    return jax.jit(decoder.init)(rng, states)["params"]

@@ -18,20 +18,18 @@ import os
 import jax
 import jax.numpy as jnp
 import ml_collections
-from jax.sharding import NamedSharding
 
+from lawm_jax.api import load_world_model
+from lawm_jax.checkpoint import CONTROLLER_FILE
 from lawm_jax.config import validate
-from lawm_jax.data.pipeline import config_batches
 from lawm_jax.errors import ConfigError
-from lawm_jax.models.controller import Controller, ControllerConfig, apply_steps
-from lawm_jax.train import optimizer, sharding
-from lawm_jax.train.loop import CompiledStep, mesh_for, run_steps, trajectory_actions, write_json
+from lawm_jax.models.controller import Controller, ControllerConfig, apply_steps, init_controller
+from lawm_jax.train import optimizer
+from lawm_jax.train.loop import CompiledStep, Job, compile_replicated, run_job, trajectory_actions
 from lawm_jax.train.step import NetworkState, update_if_finite
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
-CONTROLLER_FILE = "controller.json"
 ARCH_FIELDS = tuple(f.name for f in dataclasses.fields(ControllerConfig))
-
 
 
 def controller_loss(controller: Controller, params, states, actions, targets):
@@ -60,34 +58,19 @@ def controller_config(config) -> ControllerConfig:
     return ControllerConfig(**{k: config.controller[k] for k in ARCH_FIELDS})
 
 
-def make_controller(ctrl_cfg: ControllerConfig, wm_cfg: WorldModelConfig) -> Controller:
-    return Controller(ctrl_cfg, wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
-
-
-def init_controller(controller: Controller, wm_cfg: WorldModelConfig, action_dim: int, rng):
-    states = jnp.zeros((1, wm_cfg.tokens, wm_cfg.encoder.width))
-    return jax.jit(controller.init)(rng, states, jnp.zeros((1, action_dim)))["params"]
-
-
 @functools.lru_cache(maxsize=4)
-def compiled_controller_step(wm_cfg: WorldModelConfig, ctrl_cfg: ControllerConfig, train_items: tuple,
-                             mesh) -> CompiledStep:
+def compiled_controller_step(wm_cfg: WorldModelConfig, ctrl_cfg: ControllerConfig,
+                             train_cfg: ml_collections.FrozenConfigDict, mesh) -> CompiledStep:
     """controller_step jitted over `mesh` (data parallel, replicated parameters), donated state."""
     wm = WorldModel(wm_cfg)
-    tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"],
-                                  muon=False)
-    replicated = sharding.replicated(mesh)
-    step = jax.jit(functools.partial(controller_step, wm, make_controller(ctrl_cfg, wm_cfg), tx),
-                   in_shardings=(replicated, replicated, replicated, NamedSharding(mesh, sharding.BATCH)),
-                   out_shardings=(replicated, replicated), donate_argnums=(1,))
-    return CompiledStep(wm, tx, step, replicated, replicated, {})
+    tx = optimizer.make_optimizer(train_cfg, train_cfg.steps, muon=False)
+    controller = Controller(ctrl_cfg, wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
+    return compile_replicated(functools.partial(controller_step, wm, controller, tx), wm, tx, mesh)
 
 
 def train_controller(config, workdir: str, max_steps: int | None = None):
     """Trains (or resumes) a controller for the LAM in config.controller.world_model.
     Returns (Controller, params, list of logged metric rows)."""
-    from lawm_jax.api import load_world_model  # the API sits above train/: imported on use
-
     validate(config)
     if not config.controller.world_model:
         raise ConfigError("config.controller.world_model is empty: name the --workdir of the LAM "
@@ -102,21 +85,18 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
                           f"{config.controller.world_model} takes {wm_cfg.image_size[0]}px frames")
     ctrl_cfg = controller_config(config)
     action_names, stats = trajectory_actions(config)
-    mesh = mesh_for(config)
-    compiled = compiled_controller_step(wm_cfg, ctrl_cfg, tuple(sorted(config.train.items())), mesh)
-    controller = make_controller(ctrl_cfg, wm_cfg)
-    os.makedirs(workdir, exist_ok=True)
-    write_json(os.path.join(workdir, CONTROLLER_FILE),
-               {"controller": dataclasses.asdict(ctrl_cfg),
-                "world_model": os.path.abspath(config.controller.world_model), "action_names": action_names,
-                "action_stats": stats, "config": config.to_dict()})
-    params = init_controller(controller, wm_cfg, len(action_names), jax.random.key(config.seed))
-    state = NetworkState.create(compiled.tx, params)
-    frozen = {k: v for k, v in lam.params.items() if k != "predictor"}
-    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch, jax.process_index(), jax.process_count(),
-                                       with_actions=True)
-    tokens_per_clip = wm_cfg.steps * wm_cfg.tokens
-    state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report,
-                               ("video", "actions"), tokens_per_clip, max_steps, headline="rel_error")
+    controller = Controller(ctrl_cfg, wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
+
+    def build(mesh):
+        compiled = compiled_controller_step(wm_cfg, ctrl_cfg, ml_collections.FrozenConfigDict(config.train), mesh)
+        params = init_controller(controller, wm_cfg.tokens, wm_cfg.encoder.width, len(action_names),
+                                 jax.random.key(config.seed))
+        frozen = {k: v for k, v in lam.params.items() if k != "predictor"}
+        run_info = {"controller": dataclasses.asdict(ctrl_cfg),
+                    "world_model": os.path.abspath(config.controller.world_model), "action_names": action_names,
+                    "action_stats": stats}
+        return Job(compiled, NetworkState.create(compiled.tx, params), frozen, CONTROLLER_FILE, run_info,
+                   ("video", "actions"), headline="rel_error")
+
+    _, state, history = run_job(config, workdir, build, max_steps, with_actions=True)
     return controller, state.params, history

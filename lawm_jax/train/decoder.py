@@ -20,22 +20,19 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 from absl import logging
-from jax.sharding import NamedSharding
 
+from lawm_jax.checkpoint import DECODER_FILE
 from lawm_jax.config import validate
-from lawm_jax.data.pipeline import config_batches
 from lawm_jax.errors import ConfigError
-from lawm_jax.eval.pixel_metrics import psnr
-from lawm_jax.models.decoder import DecoderConfig, PixelDecoder
+from lawm_jax.models.decoder import DecoderConfig, PixelDecoder, init_decoder
 from lawm_jax.models.lpips import load_lpips, lpips_distance
-from lawm_jax.train import optimizer, sharding
-from lawm_jax.train.loop import CompiledStep, mesh_for, prepare_encoder, run_steps, write_json
+from lawm_jax.models.pixel_metrics import psnr
+from lawm_jax.train import optimizer
+from lawm_jax.train.loop import CompiledStep, Job, compile_replicated, prepare_encoder, run_job
 from lawm_jax.train.step import NetworkState, update_if_finite
 from lawm_jax.world_model import WorldModel, WorldModelConfig
 
-DECODER_FILE = "decoder.json"
 ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "dtype", "remat", "scan")
-
 
 
 def decoder_config(config, wm_cfg: WorldModelConfig) -> DecoderConfig:
@@ -60,10 +57,12 @@ def decoder_loss(decoder: PixelDecoder, params, states, video, lpips_params=None
 
 
 def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: float, rng, state: NetworkState,
-                 frozen, video):
-    """One update of the decoder; frozen = {"encoder": ..., "lpips": ... (optional)}.
-    A non-finite loss or gradient changes nothing but the counters, as in train_step."""
+                 frozen, batch):
+    """One update of the decoder on batch {"video": uint8 (B, F, H, W, C)}; frozen =
+    {"encoder": ..., "lpips": ... (optional)}. A non-finite loss or gradient changes
+    nothing but the counters, as in train_step."""
     del rng  # the decoder is deterministic
+    video = batch["video"]
     states = wm.encode({"encoder": frozen["encoder"]}, video)  # frozen: only argnum 1 is differentiated
     grad_fn = jax.value_and_grad(decoder_loss, argnums=1, has_aux=True)
     (loss, metrics), grads = grad_fn(decoder, state.params, states, video, frozen.get("lpips"),
@@ -72,22 +71,13 @@ def decoder_step(wm: WorldModel, decoder: PixelDecoder, tx, perceptual_weight: f
 
 
 @functools.lru_cache(maxsize=4)
-def compiled_decoder_step(wm_cfg: WorldModelConfig, dec_cfg: DecoderConfig, train_items: tuple,
-                          perceptual_weight: float, with_lpips: bool, mesh) -> CompiledStep:
+def compiled_decoder_step(wm_cfg: WorldModelConfig, dec_cfg: DecoderConfig, train_cfg: ml_collections.FrozenConfigDict,
+                          perceptual_weight: float, mesh) -> CompiledStep:
     """decoder_step jitted over `mesh` (data parallel, replicated parameters), donated state."""
     wm = WorldModel(wm_cfg)
-    decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
-    tx = optimizer.make_optimizer(ml_collections.ConfigDict(dict(train_items)), dict(train_items)["steps"])
-    replicated = sharding.replicated(mesh)
-    step = jax.jit(functools.partial(decoder_step, wm, decoder, tx, perceptual_weight),
-                   in_shardings=(replicated, replicated, replicated, NamedSharding(mesh, sharding.BATCH)),
-                   out_shardings=(replicated, replicated), donate_argnums=(1,))
-    return CompiledStep(wm, tx, step, replicated, replicated, {})
-
-
-def init_decoder(decoder: PixelDecoder, wm_cfg: WorldModelConfig, rng):
-    states = jnp.zeros((1, wm_cfg.steps, wm_cfg.tokens, wm_cfg.encoder.width))
-    return jax.jit(decoder.init)(rng, states)["params"]
+    tx = optimizer.make_optimizer(train_cfg, train_cfg.steps)
+    step_fn = functools.partial(decoder_step, wm, PixelDecoder(dec_cfg, wm_cfg.grid), tx, perceptual_weight)
+    return compile_replicated(step_fn, wm, tx, mesh)
 
 
 def train_decoder(config, workdir: str, max_steps: int | None = None):
@@ -98,29 +88,23 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
         raise ConfigError("config.data.source='features': the decoder needs the frames themselves "
                           "as targets; point data at the videos (or shards) the features came from")
     dec_cfg = decoder_config(config, wm_cfg)
+    decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
     lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
     if lpips_params is None:
         logging.warning("no LPIPS weights (config.lpips_weights is empty): the decoder trains on L1 "
                         "alone, without the paper's perceptual term; see tools/convert_lpips.py")
-    mesh = mesh_for(config)
-    weight = float(config.decoder.perceptual_weight)
-    compiled = compiled_decoder_step(wm_cfg, dec_cfg, tuple(sorted(config.train.items())), weight,
-                                     lpips_params is not None, mesh)
-    wm, tx = compiled.wm, compiled.tx
-    decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
-    os.makedirs(workdir, exist_ok=True)
-    encoder_params, encoder_path = prepare_encoder(
-        config, wm, lambda: wm.init(jax.random.key(config.seed))["encoder"], workdir)
-    write_json(os.path.join(workdir, DECODER_FILE),
-               {"decoder": dataclasses.asdict(dec_cfg), "model": wm_cfg.to_dict(),
-                "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights,
-                "config": config.to_dict()})
-    params = init_decoder(decoder, wm_cfg, jax.random.key(config.seed))
-    state = NetworkState.create(tx, params)
-    data, data_report = config_batches(config.data, config.seed, wm_cfg.encoder.frames_per_step(),
-                                       config.data.global_batch, jax.process_index(), jax.process_count())
-    frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
-    tokens_per_clip = wm_cfg.steps * wm_cfg.tokens
-    state, history = run_steps(config, workdir, mesh, compiled, state, frozen, data, data_report, "video",
-                               tokens_per_clip, max_steps, headline="pixel_l1")
+
+    def build(mesh):
+        compiled = compiled_decoder_step(wm_cfg, dec_cfg, ml_collections.FrozenConfigDict(config.train),
+                                         float(config.decoder.perceptual_weight), mesh)
+        encoder_params, encoder_path = prepare_encoder(
+            config, compiled.wm, lambda: compiled.wm.init(jax.random.key(config.seed))["encoder"], workdir)
+        params = init_decoder(decoder, wm_cfg.steps, wm_cfg.encoder.width, jax.random.key(config.seed))
+        frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
+        run_info = {"decoder": dataclasses.asdict(dec_cfg), "model": wm_cfg.to_dict(),
+                    "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights}
+        return Job(compiled, NetworkState.create(compiled.tx, params), frozen, DECODER_FILE, run_info, ("video",),
+                   headline="pixel_l1")
+
+    _, state, history = run_job(config, workdir, build, max_steps)
     return decoder, state.params, history

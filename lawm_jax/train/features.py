@@ -20,6 +20,7 @@ import jax
 import numpy as np
 from absl import logging
 
+from lawm_jax import checkpoint
 from lawm_jax.config import validate
 from lawm_jax.data.pipeline import READ_OPTIONS, source_dataset
 from lawm_jax.data.shards import FEATURES_META, encode_array, write_records
@@ -28,9 +29,6 @@ from lawm_jax.progress import progress_bar
 from lawm_jax.train import sharding
 from lawm_jax.train.loop import mesh_for, prepare_encoder
 from lawm_jax.world_model import WorldModel
-
-FEATURES_DIR = "features"
-
 
 def encode_features(config, workdir: str) -> str:
     """Writes WORKDIR/features for config.data through config's frozen encoder; returns
@@ -43,7 +41,7 @@ def encode_features(config, workdir: str) -> str:
                           "shapes source")
     if jax.process_count() > 1:
         raise ConfigError("the features job runs in one process (it uses all of that host's devices)")
-    out = os.path.join(workdir, FEATURES_DIR)
+    out = os.path.join(workdir, checkpoint.FEATURES_DIR)
     if os.path.exists(os.path.join(out, FEATURES_META)):
         logging.info("%s is complete; nothing to do", out)
         return out

@@ -14,10 +14,8 @@ import time
 import jax
 import numpy as np
 
+from lawm_jax import checkpoint
 from lawm_jax.progress import progress_bar
-
-METRICS_FILE = "metrics.jsonl"
-TENSORBOARD_DIR = "tensorboard"
 
 
 def to_python(metrics: dict) -> dict:
@@ -38,11 +36,11 @@ class MetricsWriter:
 
     def __init__(self, workdir: str, enabled: bool = True):
         self.enabled = enabled
-        self.path = os.path.join(workdir, METRICS_FILE)
+        self.path = os.path.join(workdir, checkpoint.METRICS_FILE)
         self.tb = None
         if enabled:
             from tensorboardX import SummaryWriter  # imported here: only process 0 writes
-            self.tb = SummaryWriter(os.path.join(workdir, TENSORBOARD_DIR), flush_secs=30)
+            self.tb = SummaryWriter(os.path.join(workdir, checkpoint.TENSORBOARD_DIR), flush_secs=30)
 
     def write(self, row: dict) -> None:
         if not self.enabled:

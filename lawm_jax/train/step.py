@@ -28,10 +28,11 @@ def init_train_state(wm: WorldModel, tx: optax.GradientTransformation, params) -
 
 
 def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: TrainState,
-               encoder_params, inputs, from_states: bool = False, axis_name=None):
-    """One update on a batch of uint8 video (B, F, H, W, C), or with from_states on the
-    frozen encoder's states (B, T, N, D) cached beforehand; for the action-conditioned
-    baseline, {"video": ..., "actions": (B, T-1, A)}. Returns (state, metrics).
+               encoder_params, batch: dict, axis_name=None):
+    """One update on a batch {"video": uint8 (B, F, H, W, C)}, or {"states": (B, T, N, D)}
+    (the frozen encoder's states, cached by the features job: encoder_params is then
+    unused); the action-conditioned baseline's batches also hold "actions" (B, T-1, A).
+    Returns (state, metrics).
 
     Under jit with a sharded batch the code sees the global batch. Inside shard_map it
     sees its shard and `axis_name` names the mesh axes: the loss and every batch statistic
@@ -45,10 +46,8 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     by config.train.nonfinite.
     """
     k_loss, k_reset = jax.random.split(jax.random.fold_in(rng, state.step))
-    actions = None
-    if isinstance(inputs, dict):
-        inputs, actions = inputs["video"], inputs["actions"]
-    states = inputs if from_states else wm.encode({"encoder": encoder_params}, inputs)
+    actions = batch.get("actions")
+    states = batch["states"] if "states" in batch else wm.encode({"encoder": encoder_params}, batch["video"])
 
     def loss_fn(params):
         return lam_loss(wm, {**params, "encoder": encoder_params}, states, k_loss, axis_name=axis_name,

@@ -14,7 +14,7 @@ from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import draw_plan, plan
 from lawm_jax.train.controller import train_controller
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 from tests.helpers import frame_causal, looks_like_a_picture, small
 
 def plan_config(module, test, **plan):

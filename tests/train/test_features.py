@@ -14,7 +14,7 @@ from lawm_jax.data.shards import feature_dataset
 from lawm_jax.data.synthetic import ShapesConfig, shapes_dataset
 from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.train.features import encode_features
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 from lawm_jax.world_model import WorldModel
 from tests.helpers import small_config
 

@@ -9,7 +9,7 @@ import pytest
 
 from lawm_jax import plots
 from lawm_jax.train import metrics as metrics_lib
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 from tests.helpers import small_config
 
 

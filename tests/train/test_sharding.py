@@ -4,11 +4,12 @@ import jax
 import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
+from ml_collections import FrozenConfigDict
 
 from configs import tiny
 from lawm_jax.config import validate
 from lawm_jax.train import sharding
-from lawm_jax.train.loop import compiled_train_step
+from lawm_jax.train.lam import compiled_train_step
 from lawm_jax.train.step import init_train_state
 
 
@@ -35,14 +36,14 @@ def test_mesh_shapes_and_errors():
 
 
 def run_steps(config, mesh, mode, batches, collectives="auto"):
-    compiled = compiled_train_step(validate(config), tuple(sorted(config.train.items())), mesh, mode, 256,
+    compiled = compiled_train_step(validate(config), FrozenConfigDict(config.train), mesh, mode, 256,
                                    collectives=collectives)
     params = compiled.wm.init(jax.random.key(0))
     state = jax.device_put(init_train_state(compiled.wm, compiled.tx, params), compiled.state_shardings)
     encoder = jax.device_put(params["encoder"], compiled.encoder_shardings)
     losses = []
     for video in batches:
-        state, metrics = compiled.step(jax.random.key(1), state, encoder, sharding.global_batch(mesh, video))
+        state, metrics = compiled.step(jax.random.key(1), state, encoder, sharding.global_batch(mesh, {"video": video}))
         losses.append(float(metrics["loss"]))
     return losses, state
 

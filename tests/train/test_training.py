@@ -11,7 +11,7 @@ from configs import tiny
 from lawm_jax import load_world_model
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.eval.capacity import one_step_error
-from lawm_jax.train.loop import train
+from lawm_jax.train.lam import train
 from tests.helpers import small_config, write_video
 
 

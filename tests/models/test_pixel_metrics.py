@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lawm_jax.eval.pixel_metrics import psnr, ssim
+from lawm_jax.models.pixel_metrics import psnr, ssim
 
 metrics = pytest.importorskip("skimage.metrics", reason="scikit-image comes with the [sim] extra")
 
