@@ -44,8 +44,9 @@ def get_config(arg: str | None = None):
     c.data.frames = 4   # = states
     c.data.global_batch = 32
     c.train.steps = 2000
-    if arg == "actions":
-        c.model.bottleneck.kind = "actions"
+    if arg == "actions":  # the action-conditioned baseline
+        c.model.conditioning = "actions"
+        c.model.bottleneck.kind = "deterministic"
         c.model.bottleneck.latent_dim = ACTION_DIM
     if arg.startswith("controller"):  # the paper's recipe (tiny.py), batch 32 (paper: 256)
         c.train.steps = 3000

@@ -23,7 +23,7 @@ def get_config(arg: str | None = None):
     c = arm.get_config(arg)
     c.data.frames = 10  # = states (per-frame encoder)
     c.data.global_batch = 16
-    if c.model.bottleneck.kind == "actions":
+    if c.model.conditioning == "actions":
         c.model.bottleneck.latent_dim = ACTION_DIM
     c.plan.protocol = "recon"
     c.plan.horizon, c.plan.samples, c.plan.elites, c.plan.iterations = 8, 120, 5, 1

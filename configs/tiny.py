@@ -45,6 +45,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         l1=0.01, l2=1.0, var_coef=0.1, cov_coef=0.001, mean_coef=0.1, var_eps=1e-4,
         beta=1e-4, codebook_size=64, commitment=0.25, reset_every=50)
     c.model.normalize_states = True
+    c.model.conditioning = "latent"  # or "actions": the action-conditioned baseline (configs/arm.py:actions)
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "video"   # or "shapes" (data/synthetic.py), "shards", "trajectories", "tfds",

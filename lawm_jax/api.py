@@ -30,7 +30,7 @@ class LoadedWorldModel:
     wm: WorldModel
     params: Params
     step: int
-    # The action-conditioned baseline's actions (bottleneck kind "actions"): names and the
+    # The action-conditioned baseline's actions (conditioning "actions"): names and the
     # statistics they were normalised with (trajectories.normalize_actions); else None.
     action_names: list | None = None
     action_stats: dict | None = None

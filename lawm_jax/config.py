@@ -9,20 +9,19 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from lawm_jax.data.pipeline import parse_mixture
+from lawm_jax.data.pipeline import SOURCES, parse_mixture
 from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
 from lawm_jax.models.encoder import MODES, EncoderConfig
 from lawm_jax.models.idm import IDMConfig
 from lawm_jax.models.predictor import PredictorConfig
-from lawm_jax.world_model import WorldModelConfig
+from lawm_jax.world_model import CONDITIONINGS, WorldModelConfig
 
 JOBS = ("train", "features", "decoder", "evaluate", "controller", "plan")  # lawm_jax/main.py maps each
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
 COLLECTIVES = ("auto", "shard_map")
 EVAL_KINDS = ("capacity", "leakage", "transfer", "sampling", "pictures")  # lawm_jax/eval/run.py
-DATA_SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
@@ -60,6 +59,9 @@ def world_model_config(config) -> WorldModelConfig:
     for cfg, name in ((enc, "model.encoder"), (idm, "model.idm"), (pred, "model.predictor")):
         _check_transformer(cfg, name)
     _check(bn.kind in KINDS, "model.bottleneck.kind", bn.kind, f"must be one of {KINDS}")
+    _check(m.conditioning in CONDITIONINGS, "model.conditioning", m.conditioning, f"must be one of {CONDITIONINGS}")
+    _check(m.conditioning == "latent" or bn.kind == "deterministic", "model.bottleneck.kind", bn.kind,
+           "the action-conditioned model (model.conditioning='actions') infers no latents: set it to 'deterministic'")
     _check(bn.latent_dim > 0, "model.bottleneck.latent_dim", bn.latent_dim, "must be positive")
     for field in ("l1", "l2", "var_coef", "cov_coef", "mean_coef", "beta", "commitment"):
         value = getattr(bn, field)
@@ -77,14 +79,14 @@ def world_model_config(config) -> WorldModelConfig:
            f"gives {frames // step_frames} step(s); a transition needs at least 2")
     return WorldModelConfig(encoder=enc, idm=idm, predictor=pred, bottleneck=bn,
                             image_size=(size, size), frames=frames,
-                            normalize_states=bool(m.normalize_states))
+                            normalize_states=bool(m.normalize_states), conditioning=m.conditioning)
 
 
 def validate(config) -> WorldModelConfig:
     """Checks the whole run config; returns the model config."""
     _check(config.job in JOBS, "job", config.job, f"must be one of {JOBS}")
-    _check(config.data.source in DATA_SOURCES, "data.source", config.data.source,
-           f"must be one of {DATA_SOURCES}")
+    _check(config.data.source in SOURCES, "data.source", config.data.source,
+           f"must be one of {tuple(SOURCES)}")
     _check(config.data.global_batch >= 2, "data.global_batch", config.data.global_batch,
            "must be >= 2 (batch statistics need two latents)")
     d = config.data

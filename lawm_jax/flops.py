@@ -58,7 +58,7 @@ def train_step_flops(cfg: WorldModelConfig, batch: int, from_states: bool = Fals
         counts["encoder"] = (network_flops(enc, enc_tokens, enc_seqs)
                              + 2.0 * enc_seqs * enc_tokens * patch_in * d)
     a = cfg.bottleneck.latent_dim
-    if cfg.bottleneck.kind not in ("deterministic", "actions"):
+    if cfg.bottleneck.kind != "deterministic":  # the IDM
         pairs = batch * (t - 1)
         idm_fwd = (network_flops(idm, 2 * n + 1, pairs) + 2.0 * batch * t * n * d * idm.width
                    + 2.0 * pairs * idm.width * a * (2 if cfg.bottleneck.kind == "noisy" else 1))

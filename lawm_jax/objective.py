@@ -15,11 +15,11 @@ from lawm_jax.world_model import Params, WorldModel
 
 
 def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, axis_name=None, actions=None):
-    """Returns (loss, aux); aux holds metrics and, for vq, the codes and pre-quantisation latents.
-    The action-conditioned baseline (bottleneck kind "actions") takes `actions` (B, T-1, A)
+    """Returns (loss, aux); aux holds the metrics and the bottleneck's output (for its update_state).
+    The action-conditioned baseline (conditioning "actions") takes `actions` (B, T-1, A)
     in place of latents: the same predictor and loss, no IDM."""
     states = jax.lax.stop_gradient(states.astype(jnp.float32))
-    if wm.config.bottleneck.kind == "actions":
+    if wm.config.conditioning == "actions":
         out = BottleneckOutput(actions.astype(jnp.float32), jnp.zeros((), jnp.float32), {})
     else:
         out = wm.infer_actions(params, states, rng, train=train, axis_name=axis_name)
@@ -30,7 +30,7 @@ def lam_loss(wm: WorldModel, params: Params, states, rng, train: bool = True, ax
                **{f"bottleneck/{k}": v for k, v in out.metrics.items()}}
     if wm.idm is not None:  # the deterministic model's z is all zeros, the baseline's is given
         metrics["bottleneck/latent_norm"] = _global_mean(jnp.linalg.norm(out.z, axis=-1), axis_name)
-    return loss, {"metrics": metrics, "codes": out.codes, "raw": out.raw}
+    return loss, {"metrics": metrics, "out": out}
 
 
 def _global_mean(x, axis_name=None):

@@ -22,6 +22,7 @@ from lawm_jax.models.idm import IDMConfig, InverseDynamics
 from lawm_jax.models.predictor import Predictor, PredictorConfig
 
 Params = dict[str, Any]
+CONDITIONINGS = ("latent", "actions")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,16 @@ class WorldModelConfig:
     frames: int = 16
     # LayerNorm (no affine) on encoder outputs, as V-JEPA 2-AC does (normalize_reps).
     normalize_states: bool = True
+    # What the predictor is conditioned on: "latent" actions the IDM infers, or the real
+    # "actions" given with the data (the action-conditioned baseline: no IDM, bottleneck
+    # kind "deterministic", bottleneck.latent_dim = the actions' dimension).
+    conditioning: str = "latent"
+
+    @property
+    def infers_latents(self) -> bool:
+        """Whether the IDM infers latent actions that carry information (not the baseline,
+        not the deterministic model)."""
+        return self.conditioning == "latent" and self.bottleneck.kind != "deterministic"
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -57,7 +68,7 @@ class WorldModelConfig:
                    predictor=PredictorConfig(**d["predictor"]),
                    bottleneck=BottleneckConfig(**d["bottleneck"]),
                    image_size=tuple(d["image_size"]), frames=d["frames"],
-                   normalize_states=d["normalize_states"])
+                   normalize_states=d["normalize_states"], conditioning=d.get("conditioning", "latent"))
 
 
 class WorldModel:
@@ -66,8 +77,8 @@ class WorldModel:
     def __init__(self, config: WorldModelConfig):
         self.config = config
         self.encoder = VideoEncoder(config.encoder)
-        # No IDM for the deterministic model (z = 0) nor the action-conditioned baseline
-        # (kind "actions": the latents are the real actions, given with the data).
+        # No IDM for the deterministic model (z = 0), which the action-conditioned
+        # baseline is too (its latents are the real actions, given with the data).
         self.idm = (InverseDynamics(config.idm, bottlenecks.raw_dim(config.bottleneck), config.grid)
                     if bottlenecks.raw_dim(config.bottleneck) else None)
         self.predictor = Predictor(config.predictor, config.grid)
@@ -115,8 +126,8 @@ class WorldModel:
         """
         b, t = states.shape[:2]
         cfg = self.config.bottleneck
-        if cfg.kind == "actions":
-            raise ValueError("an action-conditioned model (bottleneck kind 'actions') infers no latent "
+        if self.config.conditioning == "actions":
+            raise ValueError("an action-conditioned model (conditioning 'actions') infers no latent "
                              "actions: its predictor takes the real actions")
         if self.idm is None:  # deterministic: the predictor gets no information
             z = jnp.zeros((b, t - 1, cfg.latent_dim), jnp.float32)

@@ -35,7 +35,8 @@ from lawm_jax.world_model import WorldModel  # noqa: E402
 def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> dict:
     """{"compile_s", "median_s", "min_s", "rollout_steps_per_s"} of one replanning step."""
     if drive == "actions":  # the baseline: the predictor takes the actions as latents
-        config.model.bottleneck.kind = "actions"
+        config.model.conditioning = "actions"
+        config.model.bottleneck.kind = "deterministic"
         config.model.bottleneck.latent_dim = action_dim
     wm_cfg = world_model_config(config)
     wm = WorldModel(wm_cfg)

@@ -12,6 +12,7 @@ own clips.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable
 
 import grain
 import numpy as np
@@ -27,10 +28,6 @@ from lawm_jax.errors import DataError
 # trained from shards at 0.6x the data-free rate with it, 0.9-1.0x with 16;
 # tools/bench_pipeline.py).
 READ_OPTIONS = grain.ReadOptions(num_threads=16, prefetch_buffer_size=16)
-SOURCES = ("shapes", "video", "shards", "trajectories", "tfds", "features")
-MIXABLE = ("video", "shards", "trajectories", "tfds")
-
-
 def clip_spec(data_cfg) -> ClipSpec:
     return ClipSpec(frames=data_cfg.frames, fps=data_cfg.fps, size=data_cfg.image_size,
                     crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction,
@@ -53,6 +50,89 @@ def parse_mixture(spec: str) -> list[tuple[str, str, float]]:
     return parts
 
 
+@dataclasses.dataclass(frozen=True)
+class Read:
+    """What a job asks of one source (the arguments of source_dataset)."""
+    data: Any                 # config.data
+    path: str
+    seed: int
+    frames_per_step: int
+    train: bool               # augment (random crops, flips); else centre crops
+    split: str                # of a video source: "train", "holdout" or "all"
+    spec: ClipSpec | None     # overrides the video clip spec (evaluation windows)
+    with_actions: bool        # records also hold normalised "actions" (T-1, A)
+    report: dict | None       # collects what was found
+
+
+def _shapes(r: Read):
+    d = r.data
+    return shapes_dataset(ShapesConfig(num_clips=d.num_clips, frames=d.frames, image_size=d.image_size,
+                                       frames_per_step=r.frames_per_step), r.seed), None
+
+
+def _video(r: Read):
+    spec = r.spec or clip_spec(r.data)
+    index = build_index(r.path, spec, holdout=r.data.holdout, split=r.split)
+    if r.report is not None:
+        r.report["clips"] = r.report.get("clips", 0) + len(index.clips)
+        r.report["videos"] = r.report.get("videos", 0) + len(index.videos)
+        r.report.setdefault("bad_files", {}).update(index.bad)
+    return clip_source(index, spec, r.train)
+
+
+def _shards(r: Read):
+    records = shard_dataset(r.path, r.data.frames, r.data.image_size)
+    return records, RandomFlip() if (r.train and r.data.flip) else None
+
+
+def _trajectories(r: Read):  # without actions: latent actions are learnt without labels
+    d = r.data
+    repeat = r.frames_per_step if d.duplicate_frames else 1
+    if r.with_actions and r.frames_per_step // repeat != 1:
+        raise DataError(f"one action per transition needs one frame per state, but a state spans "
+                        f"{r.frames_per_step} frames: set config.data.duplicate_frames=True")
+    windows = trajectory_windows(r.path, d.frames // repeat, d.image_size, d.fps, repeat=repeat)
+    if r.with_actions:  # no flips: a mirrored frame would need a mirrored action
+        stats = action_stats(r.path)
+        return windows.map(lambda w: {"video": w["video"], "actions": normalize_actions(w["actions"], stats)}), None
+    records = windows.map(lambda w: {"video": w["video"]})
+    return records, RandomFlip() if (r.train and d.flip) else None
+
+
+def _tfds(r: Read):  # RLDS episodes; every frame_step-th step, cropped like video
+    from lawm_jax.data.tfds_source import EpisodeSource, episode_windows
+    t, k = r.data.tfds, r.data.tfds.frame_step
+    episodes = EpisodeSource(r.path, t.split, t.image_key, t.action_key)
+    windows = episode_windows(episodes, frames=(r.data.frames - 1) * k + 1, stride=r.data.frames * k)
+    return windows.map(lambda w: {"video": w["video"][::k]}), CropFrames(clip_spec(r.data), r.train)
+
+
+def _features(r: Read):  # encoder outputs cached by the features job: {"states": (T, N, D)}
+    meta, records = feature_dataset(r.path)
+    if r.report is not None:
+        r.report["features"] = meta
+    return records, None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    read: Callable[[Read], tuple]  # Read -> (MapDataset of records, RandomMap that decodes one, or None)
+    mixable: bool = True           # may be one part of config.data.mixture
+    actions: bool = False          # can give "actions" (the action-conditioned baseline, the controller)
+
+
+# config.data.source -> its reader; a new source is one function and one line here.
+SOURCES = {
+    "shapes": Source(_shapes, mixable=False),
+    "video": Source(_video),
+    "shards": Source(_shards),
+    "trajectories": Source(_trajectories, actions=True),
+    "tfds": Source(_tfds),
+    "features": Source(_features, mixable=False),
+}
+MIXABLE = tuple(k for k, v in SOURCES.items() if v.mixable)
+
+
 def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
                    source: str | None = None, path: str | None = None, report: dict | None = None,
                    split: str = "train", spec: ClipSpec | None = None, with_actions: bool = False):
@@ -62,54 +142,17 @@ def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True
     split: of a video source, "train" leaves out the videos data_cfg.holdout names,
     "holdout" keeps only them, "all" takes every video (data/clips.split_videos).
     `spec` overrides the clip spec of a video source (evaluation windows).
-    with_actions: trajectories only; records also hold "actions" (T-1, A), normalised
-    per dimension (trajectories.normalize_actions), one per transition between states.
+    with_actions: records also hold "actions" (T-1, A), normalised per dimension
+    (trajectories.normalize_actions), one per transition between states.
     """
     source = source or data_cfg.source
-    path = path or data_cfg.path
-    if source == "shapes":
-        return shapes_dataset(ShapesConfig(num_clips=data_cfg.num_clips, frames=data_cfg.frames,
-                                           image_size=data_cfg.image_size,
-                                           frames_per_step=frames_per_step), seed), None
-    if source == "video":
-        spec = spec or clip_spec(data_cfg)
-        index = build_index(path, spec, holdout=data_cfg.holdout, split=split)
-        if report is not None:
-            report["clips"] = report.get("clips", 0) + len(index.clips)
-            report["videos"] = report.get("videos", 0) + len(index.videos)
-            report.setdefault("bad_files", {}).update(index.bad)
-        return clip_source(index, spec, train)
-    if source == "shards":
-        records = shard_dataset(path, data_cfg.frames, data_cfg.image_size)
-        return records, RandomFlip() if (train and data_cfg.flip) else None
-    if with_actions and source != "trajectories":
+    if source not in SOURCES:
+        raise DataError(f"config.data.source={source!r}: unknown source; use one of {tuple(SOURCES)}")
+    if with_actions and not SOURCES[source].actions:
         raise DataError(f"config.data.source={source!r} has no actions this job can use: the action-"
                         "conditioned baseline and the controller read data.source=trajectories")
-    if source == "trajectories":  # without actions: latent actions are learnt without labels
-        repeat = frames_per_step if data_cfg.duplicate_frames else 1
-        if with_actions and frames_per_step // repeat != 1:
-            raise DataError(f"one action per transition needs one frame per state, but a state spans "
-                            f"{frames_per_step} frames: set config.data.duplicate_frames=True")
-        windows = trajectory_windows(path, data_cfg.frames // repeat, data_cfg.image_size, data_cfg.fps,
-                                     repeat=repeat)
-        if with_actions:  # no flips: a mirrored frame would need a mirrored action
-            stats = action_stats(path)
-            return windows.map(lambda w: {"video": w["video"],
-                                          "actions": normalize_actions(w["actions"], stats)}), None
-        records = windows.map(lambda w: {"video": w["video"]})
-        return records, RandomFlip() if (train and data_cfg.flip) else None
-    if source == "tfds":  # RLDS episodes; every frame_step-th step, cropped like video
-        from lawm_jax.data.tfds_source import EpisodeSource, episode_windows
-        t, k = data_cfg.tfds, data_cfg.tfds.frame_step
-        episodes = EpisodeSource(path, t.split, t.image_key, t.action_key)
-        windows = episode_windows(episodes, frames=(data_cfg.frames - 1) * k + 1, stride=data_cfg.frames * k)
-        return windows.map(lambda w: {"video": w["video"][::k]}), CropFrames(clip_spec(data_cfg), train)
-    if source == "features":  # encoder outputs cached by the features job: {"states": (T, N, D)}
-        meta, records = feature_dataset(path)
-        if report is not None:
-            report["features"] = meta
-        return records, None
-    raise DataError(f"config.data.source={source!r}: unknown source; use one of {SOURCES}")
+    return SOURCES[source].read(Read(data_cfg, path or data_cfg.path, seed, frames_per_step, train, split, spec,
+                                     with_actions, report))
 
 
 def stream(records: grain.MapDataset, seed: int, decode=None) -> grain.MapDataset:

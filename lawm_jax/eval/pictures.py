@@ -108,7 +108,7 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     written = [plots.training_curves(os.path.join(run, METRICS_FILE), os.path.join(out_dir, name))
                for run, name in ((workdir, CURVES_FILE), (decoder, "decoder_curves.png"))
                if run and os.path.exists(os.path.join(run, METRICS_FILE))]
-    if cfg.bottleneck.kind == "actions":
+    if cfg.conditioning == "actions":
         logging.warning("%s is action-conditioned: no latent actions, so no rollout pictures", workdir)
         return written
     data_cfg = saved.data

@@ -57,8 +57,8 @@ def evaluate(config, workdir: str) -> dict:
     kinds = [k.strip() for k in config.eval.kinds.split(",") if k.strip()]
     model = load_world_model(workdir)
     wm_cfg = model.wm.config
-    if wm_cfg.bottleneck.kind == "actions":
-        raise ConfigError(f"{workdir} is an action-conditioned run (bottleneck kind 'actions'): it has no "
+    if wm_cfg.conditioning == "actions":
+        raise ConfigError(f"{workdir} is an action-conditioned run (model.conditioning='actions'): it has no "
                           "latent actions to evaluate; compare it with job=plan (configs/arm.py:plan)")
     out_dir = os.path.join(workdir, EVAL_DIR if config.eval.split == "holdout" else f"{EVAL_DIR}_{config.eval.split}")
     os.makedirs(out_dir, exist_ok=True)

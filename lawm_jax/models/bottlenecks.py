@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-KINDS = ("sparse", "noisy", "vq", "deterministic", "unconstrained", "actions")
+KINDS = ("sparse", "noisy", "vq", "deterministic", "unconstrained")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +55,7 @@ class BottleneckOutput(NamedTuple):
 
 def raw_dim(cfg: BottleneckConfig) -> int:
     """Width of the IDM output that the bottleneck consumes (0: no IDM needed)."""
-    return {"noisy": 2 * cfg.latent_dim, "deterministic": 0, "actions": 0}.get(cfg.kind, cfg.latent_dim)
+    return {"noisy": 2 * cfg.latent_dim, "deterministic": 0}.get(cfg.kind, cfg.latent_dim)
 
 
 def init_params(cfg: BottleneckConfig, rng) -> dict[str, Any]:
@@ -181,9 +181,18 @@ def apply(cfg: BottleneckConfig, params, raw, rng, train: bool = True,
         return BottleneckOutput(z, loss, metrics, codes, raw)
     if cfg.kind == "unconstrained":
         return BottleneckOutput(raw.astype(jnp.float32), zero, {})
-    if cfg.kind in ("deterministic", "actions"):
-        raise ValueError(f"the {cfg.kind} model has no IDM latent (WorldModel gives zeros or the real actions)")
+    if cfg.kind == "deterministic":
+        raise ValueError("the deterministic model has no IDM latent (WorldModel gives zeros)")
     raise ValueError(f"unknown bottleneck kind {cfg.kind!r}; choose from {KINDS}")
+
+
+def update_state(cfg: BottleneckConfig, params, state, out: BottleneckOutput, step, rng, axis_name=None):
+    """The bottleneck's own update after an optimizer step, from the step's output `out`:
+    (params, state, metrics). VQ resets its dead codes (vq_update); the others keep both."""
+    if cfg.kind != "vq":
+        return params, state, {}
+    codebook, state, metrics = vq_update(cfg, params["codebook"], state, out.codes, out.raw, step, rng, axis_name)
+    return {**params, "codebook": codebook}, state, metrics
 
 
 def vq_update(cfg: BottleneckConfig, codebook, state, codes, raw, step, rng, axis_name=None):

@@ -7,7 +7,7 @@
 Methods: `random` and `zero` always; `lam` (CEM through the LAM of config.plan.controller,
 driven by that controller); `lam_mlp` (the same with the action-only controller of
 config.plan.mlp_controller); `action_conditioned` (CEM through the baseline run of
-config.plan.baseline, bottleneck kind "actions"). Writes WORKDIR/plan/results.json
+config.plan.baseline, model.conditioning="actions"). Writes WORKDIR/plan/results.json
 (means, spreads, per-episode values, seconds per plan), results.md, paths.json (every
 episode's true and planned paths) and planned_paths.png (planned vs true paths of the
 first config.plan.pictures episodes; tools/visualize.py --plan draws more).
@@ -69,9 +69,9 @@ def plan(config, workdir: str) -> dict:
             repeat = _repeat(repeat, ctrl.world_model)
     if p.baseline:
         model = load_world_model(p.baseline)
-        if model.wm.config.bottleneck.kind != "actions":
+        if model.wm.config.conditioning != "actions":
             raise ConfigError(f"config.plan.baseline={p.baseline!r} is a {model.wm.config.bottleneck.kind} "
-                              "LAM; the baseline is a run with model.bottleneck.kind=actions")
+                              "LAM; the baseline is a run with model.conditioning=actions")
         _check_run(model, model.action_names, meta, p.baseline)
         methods.append(world_model_method("action_conditioned", model, model.action_stats, cem, "actions",
                                           metric=p.cost))

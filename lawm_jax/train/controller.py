@@ -77,9 +77,9 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
                           "training run whose latent actions the controller should produce")
     lam = load_world_model(config.controller.world_model)
     wm_cfg = lam.wm.config
-    if wm_cfg.bottleneck.kind in ("deterministic", "actions"):
-        raise ConfigError(f"the run in {config.controller.world_model} is a {wm_cfg.bottleneck.kind} model: "
-                          "it has no latent actions for a controller to produce")
+    if not wm_cfg.infers_latents:
+        raise ConfigError(f"the run in {config.controller.world_model} is a {wm_cfg.bottleneck.kind} model "
+                          f"conditioned on {wm_cfg.conditioning}: it has no latent actions for a controller to produce")
     if config.data.image_size != wm_cfg.image_size[0]:
         raise ConfigError(f"config.data.image_size={config.data.image_size}, but the LAM in "
                           f"{config.controller.world_model} takes {wm_cfg.image_size[0]}px frames")

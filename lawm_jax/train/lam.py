@@ -75,7 +75,7 @@ def train(config, workdir: str, max_steps: int | None = None):
     """
     wm_cfg = validate(config)
     from_features = config.data.source == "features" and not config.data.mixture
-    with_actions = wm_cfg.bottleneck.kind == "actions"  # the action-conditioned baseline
+    with_actions = wm_cfg.conditioning == "actions"  # the action-conditioned baseline
     run_info = {"model": wm_cfg.to_dict()}
     if with_actions:
         names, stats = trajectory_actions(config, wm_cfg.bottleneck.latent_dim, "model.bottleneck.latent_dim")

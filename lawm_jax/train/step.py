@@ -58,13 +58,11 @@ def train_step(wm: WorldModel, tx: optax.GradientTransformation, rng, state: Tra
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {**aux["metrics"], "grad_norm": optax.global_norm(grads)}
-    bstate = state.bottleneck_state
-    if wm.config.bottleneck.kind == "vq":
-        codebook, bstate, vq_metrics = bottlenecks.vq_update(
-            wm.config.bottleneck, params["bottleneck"]["codebook"], bstate, aux["codes"], aux["raw"],
-            state.step, k_reset, axis_name)
-        params = {**params, "bottleneck": {"codebook": codebook}}
-        metrics.update({f"bottleneck/{k}": v for k, v in vq_metrics.items()})
+    bottleneck, bstate, bn_metrics = bottlenecks.update_state(
+        wm.config.bottleneck, params["bottleneck"], state.bottleneck_state, aux["out"], state.step, k_reset,
+        axis_name)
+    params = {**params, "bottleneck": bottleneck}
+    metrics.update({f"bottleneck/{k}": v for k, v in bn_metrics.items()})
     kept = keep_if_finite(finite, (params, opt_state, bstate),
                           (state.params, state.opt_state, state.bottleneck_state))
     metrics["nonfinite"] = (~finite).astype(jnp.int32)

@@ -72,7 +72,7 @@ def test_mistakes_are_named(arm_runs, tmp_path):
     data, test, runs = arm_runs
     with pytest.raises(ConfigError, match="plan.path is empty"):
         plan(plan_config(arm, ""), str(tmp_path))
-    with pytest.raises(ConfigError, match="plan.baseline.*bottleneck.kind=actions"):
+    with pytest.raises(ConfigError, match="plan.baseline.*model.conditioning=actions"):
         plan(plan_config(arm, test, baseline=runs["lam"]), str(tmp_path))
     wrong_size = str(tmp_path / "test64")
     generate_trajectories("arm", wrong_size, episodes=1, length=5, size=64)
