@@ -1,19 +1,29 @@
-"""Every command in README.md (its bash blocks, and the commands quoted in its prose) is
-checked, so that none of them rots.
+"""Every command in README.md and in the guides under docs/ (their bash blocks, and the
+commands quoted in their prose) is checked, so that none of them rots.
 
-The default run parses each one: `python -m lawm_jax.main` commands through the real
+The files, in this order (DOCS): README.md, then every docs/*.md by name (today DATA,
+DESIGN, EVALUATION, PLANNING, SCALING, TRAINING, VJEPA2), so a new guide is checked
+without a change here; less the two records of measurements, docs/PERFORMANCE.md and
+docs/RESULTS.md (RECORDS). Their commands are what produced each table, at the commit
+and on the machine named beside it (shell loops, `cd`, environment prefixes, hours of
+CPU): a record of how a number was made, not an instruction kept working.
+
+The default run parses each command: `python -m lawm_jax.main` commands through the real
 command line's flag parser (config file, `:arg`, every `--config.*` override) and
 `lawm_jax.config.validate`; tools and experiment scripts against the flags they define;
-pip extras against setup.py; the test command against .ci/run. A command the test does
-not know is a failure: a new README command needs a line here.
+pip extras against setup.py; the test commands against .ci/run. A command the test does
+not know is a failure: a new command in these files needs a line here. It also checks
+that every relative link between README.md and docs/ (file and #anchor) resolves, and
+that the README links every file of docs/.
 
-The slow run executes those whose code path no other test runs, in README order, as
-written apart from three things: paths under /tmp, /data and /runs move into a temporary
-folder; counts shrink (steps, episodes, planning budget: SHORTER); inputs the README
-assumes (a Hugging Face V-JEPA 2 directory) are made first. What is
-not executed, and why, is PARSED_ONLY (cannot run here) and COVERED (the test that runs
-the same code path; the default run checks that each such test exists).
+The slow run executes those whose code path no other test runs, file by file in DOCS
+order, as written apart from three things: paths under /tmp, /data and /runs move into
+a temporary folder; counts shrink (steps, episodes, planning budget: SHORTER); inputs
+the docs assume (a Hugging Face V-JEPA 2 directory) are made first. What is not
+executed, and why, is PARSED_ONLY (cannot run here) and COVERED (the test that runs the
+same code path; the default run checks that each such test exists).
 """
+import glob
 import os
 import re
 import shlex
@@ -28,6 +38,10 @@ from lawm_jax.config import validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, "README.md")
+# Records of measurements, not instructions (module docstring): their commands are not checked.
+RECORDS = ("docs/PERFORMANCE.md", "docs/RESULTS.md")
+DOCS = [README] + [p for p in sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
+                   if os.path.relpath(p, REPO) not in RECORDS]
 
 # Commands parsed but not executed here, and why (regex on the command -> reason).
 PARSED_ONLY = {
@@ -58,7 +72,7 @@ COVERED = {
     r"bench\.py:tiny": "tests/tools/test_benchmark.py::test_command_writes_every_section",
     r"lawm_jax\.main --help": "tests/test_cli.py::test_help_lists_every_job_and_every_config",
 }
-# Other projects' tools the README names (run by the reader, not by these tests).
+# Other projects' tools the docs name (run by the reader, not by these tests).
 EXTERNAL = ("tfds", "tensorboard")
 # Shrunk counts for the executed commands (flag -> value).
 SHORTER = {"--episodes": "3", "--length": "6", "--config.train.steps": "3"}
@@ -67,11 +81,12 @@ MAIN_EXTRA = ["--config.train.steps=3", "--config.eval.max_clips=8", "--config.p
 MOVED = ("/tmp/", "/data/", "/runs/", "/ckpt/", "/models/")
 
 
-def readme_commands() -> list[str]:
-    """Every simple command of README.md: the lines of its bash blocks (continuation lines
-    joined, comments dropped, `&&` chains split, the command inside gcloud's --command and
-    after srun's options taken out), then the commands quoted inline in its prose."""
-    text = open(README).read()
+def doc_commands(path: str) -> list[str]:
+    """Every simple command of one Markdown file: the lines of its bash blocks
+    (continuation lines joined, comments dropped, `&&` chains split, the command inside
+    gcloud's --command and after srun's options taken out), then the commands quoted
+    inline in its prose."""
+    text = open(path).read()
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in re.sub(r"\\\n\s*", " ", block).split("\n"):
@@ -88,7 +103,7 @@ def readme_commands() -> list[str]:
         if pending.count('"') % 2 == 0:
             joined.append(pending)
             pending = ""
-    assert not pending, f"unbalanced quotes in README.md: {pending}"
+    assert not pending, f"unbalanced quotes in {os.path.relpath(path, REPO)}: {pending}"
     simple = []
     for cmd in joined:
         words = shlex.split(cmd.replace("$RANK", "0"))
@@ -100,6 +115,11 @@ def readme_commands() -> list[str]:
             cmd = shlex.join(words[words.index("python"):])
         simple += [c.strip() for c in cmd.split("&&")]
     return simple
+
+
+def readme_commands() -> list[str]:
+    """Every simple command of DOCS, file by file (README.md first)."""
+    return [cmd for path in DOCS for cmd in doc_commands(path)]
 
 
 def argv(cmd: str) -> list[str]:
@@ -126,13 +146,13 @@ def defined_flags(script: str) -> set[str]:
 
 
 def check(cmd: str) -> str:
-    """Parses one README command; returns its kind."""
+    """Parses one command of the docs; returns its kind."""
     words = argv(cmd)
     if words[:2] == ["pip", "install"]:
         extras = re.findall(r"\.\[([\w,]+)\]", cmd)
         setup = open(os.path.join(REPO, "setup.py")).read()
         for extra in ",".join(extras).split(",") if extras else []:
-            assert f'"{extra}":' in setup, f"README installs the extra [{extra}], which setup.py does not define"
+            assert f'"{extra}":' in setup, f"the docs install the extra [{extra}], which setup.py does not define"
         return "pip"
     if words[:3] == ["python", "-m", "pytest"]:
         assert cmd in open(os.path.join(REPO, ".ci", "run")).read(), f"CI does not run {cmd!r}"
@@ -146,17 +166,17 @@ def check(cmd: str) -> str:
         return "external"
     if words[0] == "python" and words[1].endswith(".py"):
         script = os.path.join(REPO, words[1])
-        assert os.path.exists(script), f"README runs {words[1]}, which does not exist"
+        assert os.path.exists(script), f"the docs run {words[1]}, which does not exist"
         known = defined_flags(script)
         for w in words[2:]:
             if w.startswith("--"):
                 name = w[2:].split("=")[0]
-                assert name in known, f"{words[1]} defines no flag --{name} (README: {cmd})"
+                assert name in known, f"{words[1]} defines no flag --{name} (docs: {cmd})"
         return "script"
     if words[:2] == ["jupyter", "execute"]:
         assert os.path.exists(os.path.join(REPO, words[2]))
         return "notebook"
-    raise AssertionError(f"README command of an unknown kind (add it to tests/test_readme.py): {cmd}")
+    raise AssertionError(f"a command of an unknown kind in the docs (add it to tests/test_readme.py): {cmd}")
 
 
 def test_every_readme_command_parses(monkeypatch):
@@ -170,7 +190,7 @@ def test_every_readme_command_parses(monkeypatch):
 def test_the_tests_that_cover_unexecuted_commands_exist():
     commands = readme_commands()
     for pattern, test in COVERED.items():
-        assert any(re.search(pattern, cmd) for cmd in commands), f"no README command matches {pattern}"
+        assert any(re.search(pattern, cmd) for cmd in commands), f"no command of the docs matches {pattern}"
         path, name = test.split("::")
         assert f"def {name}(" in open(os.path.join(REPO, path)).read(), test
 
@@ -183,6 +203,42 @@ def test_a_broken_command_is_caught(monkeypatch):
         check("python tools/visualize.py --workdir=/tmp/x --nope=1")
     with pytest.raises(AssertionError, match="unknown kind"):
         check("make all")
+
+
+def anchors(path: str) -> set[str]:
+    """The #anchors GitHub gives the headings of a Markdown file: lower case, punctuation
+    other than - and _ dropped, spaces as hyphens, a repeated one numbered -1, -2, ..."""
+    seen, out = {}, set()
+    for heading in re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", open(path).read(), flags=re.S), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        out.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return out
+
+
+def test_every_link_between_the_docs_resolves():
+    """Relative links of README.md and every docs/*.md, records included: the file exists
+    and, with a #fragment, the heading does."""
+    for path in [README] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md"))):
+        text = re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", open(path).read(), flags=re.S))
+        links = re.findall(r"\]\(([^)\s]+)\)", text)
+        if path == README:
+            assert len(links) >= 20, "the README links the guides"
+        for link in links:
+            if re.match(r"[a-z]+:", link):
+                continue
+            target, _, fragment = link.partition("#")
+            full = os.path.normpath(os.path.join(os.path.dirname(path), target)) if target else path
+            where = f"{os.path.relpath(path, REPO)} links {link}"
+            assert os.path.exists(full), f"{where}: no such file"
+            if fragment:
+                assert fragment in anchors(full), f"{where}: no such heading in {os.path.relpath(full, REPO)}"
+
+
+def test_the_readme_links_every_doc():
+    readme = open(README).read()
+    for path in sorted(glob.glob(os.path.join(REPO, "docs", "*.md"))):
+        assert f"](docs/{os.path.basename(path)})" in readme, f"README.md does not link {os.path.relpath(path, REPO)}"
 
 
 def runnable(cmd: str, root: str) -> list[str] | None:
@@ -206,7 +262,7 @@ def runnable(cmd: str, root: str) -> list[str] | None:
 
 
 def make_inputs(root: str):
-    """What the README assumes exists for the commands executed here: a HF V-JEPA 2 folder."""
+    """What the docs assume exists for the commands executed here: a HF V-JEPA 2 folder."""
     import transformers  # the [convert] extra, which the README's test command installs
 
     cfg = transformers.VJEPA2Config(crop_size=32, frames_per_clip=4, patch_size=8, tubelet_size=2, hidden_size=64,
@@ -226,7 +282,7 @@ def test_every_readme_command_runs(tmp_path):
         if args is None:
             continue
         done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"README command failed: {cmd}\n{shlex.join(args)}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, f"command of the docs failed: {cmd}\n{shlex.join(args)}\n{done.stderr[-3000:]}"
         ran += 1
     assert ran >= 6  # the quickstart's four, make_trajectories, convert_vjepa2
     # what the quickstart promises to leave (the plan job's planned_paths.png: tests/planning/test_protocols.py)
