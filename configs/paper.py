@@ -23,7 +23,7 @@ from lawm_jax.models.encoder import EncoderConfig
 
 
 def get_config(arg: str | None = None):
-    c = tiny.get_config(arg)
+    c = tiny.base_config(None if arg in tiny.JOB_ARGS else arg)
     # scan over layers: the train step compiles in ~12 s instead of ~4.6 min
     # (tools/bench_compile.py, docs/PERFORMANCE.md).
     c.model.encoder = dataclasses.asdict(EncoderConfig.preset("vitl", dtype="bfloat16", remat=True, scan=True))
@@ -53,13 +53,10 @@ def get_config(arg: str | None = None):
     # The controller (§7): 2 self-attention blocks and 1 cross-attention block at the
     # predictor's width; configs/tiny.py:controller sets the paper's training recipe.
     c.controller.update(width=1024, num_heads=16, mlp_hidden=4096, dtype="bfloat16")
-    if arg in ("controller", "controller_mlp"):  # App. A (the LAM's values above do not apply)
-        c.data.update(source="trajectories", global_batch=256, frames=16, cache_mb=0)
-        c.train.update(steps=3000, adam_lr=1e-3, weight_decay=0.04, warmup_frac=0.1)
-    if arg == "decoder":
+    tiny.job_recipe(c, arg)  # the controller's (App. A) and the decoder's optimiser (§3.4)
+    if arg == "decoder":  # at the paper's scale: batch 512, 90k steps, 12k warm-up
         c.data.global_batch = 512
         c.train.steps = 90_000
         c.train.warmup_frac = 12_000 / 90_000
-        c.train.adam_lr = 3e-4
-        c.train.weight_decay = 0.01
+    c.lock()
     return c

@@ -25,8 +25,19 @@ from lawm_jax.data.clips import BUNDLED_FOOTAGE
 from lawm_jax.models.encoder import EncoderConfig
 
 
+JOB_ARGS = ("decoder", "controller", "controller_mlp")  # the jobs with a recipe of their own
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    bottleneck = None if arg in ("decoder", "controller", "controller_mlp") else arg
+    c = base_config(None if arg in JOB_ARGS else arg)
+    job_recipe(c, arg)
+    c.lock()  # overrides and edits must name existing fields
+    return c
+
+
+def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
+    """The LAM run with this bottleneck kind (sparse if None), unlocked; configs/paper.py
+    scales it up."""
     c = ml_collections.ConfigDict()
     c.job = "train"  # or "features", "decoder", "evaluate", "controller", "plan" (lawm_jax/main.py)
     c.seed = 0
@@ -139,6 +150,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.ckpt_every = 100
     c.train.keep_checkpoints = 2
     c.train.keep_every = 0    # also keep every checkpoint whose step is a multiple of this (0: none)
+    return c
+
+
+def job_recipe(c: ml_collections.ConfigDict, arg: str | None) -> None:
+    """The paper's recipes of the controller and decoder jobs (arg in JOB_ARGS), in place."""
     if arg in ("controller", "controller_mlp"):
         # Paper App. A: AdamW 1e-3, weight decay 0.04, 300 warm-up steps then cosine, 3k
         # steps, batch 256, on action-labelled trajectories with duplicated frames.
@@ -151,5 +167,3 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.job = "decoder"
         c.train.adam_lr = 3e-4
         c.train.weight_decay = 0.01
-    c.lock()  # overrides and edits must name existing fields
-    return c

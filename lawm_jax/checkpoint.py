@@ -32,6 +32,11 @@ METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 CURVES_FILE = "training_curves.png"
 FEATURES_DIR = "features"              # the features job's cached encoder states
+EVAL_DIR = "eval"                      # the evaluate job's results (eval_train: on the training videos)
+PLAN_DIR = "plan"                      # the plan job's results
+PICTURES_DIR = "pictures"              # tools/visualize.py's pictures
+RESULTS_FILE = "results.json"          # in EVAL_DIR and PLAN_DIR
+ENCODER_CONFIG_FILE = "encoder_config.json"  # in an encoder checkpoint, beside params/
 
 # Fields that fix the weights' shapes and meaning; mode, dtype, remat and scan are run-time
 # choices. Encoder checkpoints always hold the unrolled layout (layer_0 .. layer_N).
@@ -51,7 +56,7 @@ def save_encoder(directory: str, params, cfg: EncoderConfig, write_config: bool 
         ckptr.wait_until_finished()
     # Written last: a directory without it is an incomplete conversion.
     if write_config:
-        with open(os.path.join(directory, "encoder_config.json"), "w") as f:
+        with open(os.path.join(directory, ENCODER_CONFIG_FILE), "w") as f:
             json.dump({**dataclasses.asdict(cfg), "scan": False}, f, indent=2)
 
 
@@ -59,7 +64,7 @@ def load_encoder(directory: str, expected: EncoderConfig | None = None):
     """Returns (params, EncoderConfig). With `expected`, the architectures must agree
     (mode, dtype, remat and scan are taken from `expected`; the layers are stacked for scan)."""
     directory = os.path.abspath(directory)
-    cfg_path = os.path.join(directory, "encoder_config.json")
+    cfg_path = os.path.join(directory, ENCODER_CONFIG_FILE)
     if not os.path.exists(cfg_path):  # named by config.model.encoder_checkpoint, or by a run's world_model.json
         what = ("does not exist" if not os.path.exists(directory)
                 else "is not an encoder checkpoint (no encoder_config.json)")
@@ -137,7 +142,7 @@ def read_run_file(workdir: str, name: str, job: str) -> dict:
     with open(path) as f:
         saved = json.load(f)
     encoder = saved.get("encoder_checkpoint")
-    if encoder and not os.path.exists(os.path.join(encoder, "encoder_config.json")):
+    if encoder and not os.path.exists(os.path.join(encoder, ENCODER_CONFIG_FILE)):
         raise FileNotFoundError(f"{path} names the encoder checkpoint {encoder}, which is missing (was the run "
                                 f"moved, or its encoder deleted?): put the encoder back there, or set "
                                 f'"encoder_checkpoint" in {path} to where it is now')

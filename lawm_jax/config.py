@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from lawm_jax.checkpoint import ENCODER_CONFIG_FILE, WORLD_MODEL_FILE
 from lawm_jax.data.pipeline import SOURCES, parse_mixture
 from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
@@ -19,17 +20,25 @@ from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import CONDITIONINGS, WorldModelConfig
 
 JOBS = ("train", "features", "decoder", "evaluate", "controller", "plan")  # lawm_jax/main.py maps each
-PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py
+# The sections each job reads (besides job and seed). A config holds every job's section,
+# because `--config.job=...` is applied after get_config; a run records only its own.
+JOB_SECTIONS = {
+    "train": ("model", "data", "train", "mesh", "distributed"),
+    "features": ("model", "data", "features", "mesh", "distributed"),
+    "decoder": ("model", "data", "train", "mesh", "distributed", "decoder", "lpips_weights"),
+    "evaluate": ("data", "eval", "lpips_weights"),
+    "controller": ("data", "train", "mesh", "distributed", "controller"),
+    "plan": ("plan",),
+}
+PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py: whole, or split over fsdp
 COLLECTIVES = ("auto", "shard_map")
-EVAL_KINDS = ("capacity", "leakage", "transfer", "sampling", "pictures")  # lawm_jax/eval/run.py
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
-PROTOCOLS = ("droid", "recon")  # lawm_jax/planning/protocols.py
-PLAN_COSTS = ("l1", "l2")
 
 
-def _check(ok: bool, field: str, value, why: str):
+def check(ok: bool, field: str, value, why: str):
+    """Raises ConfigError naming config.FIELD, its value and `why` unless `ok`."""
     if not ok:
         raise ConfigError(f"config.{field}={value!r}: {why}")
 
@@ -37,15 +46,15 @@ def _check(ok: bool, field: str, value, why: str):
 def _section(cls, section, name):
     known = {f.name for f in dataclasses.fields(cls)}
     extra = sorted(set(section) - known)
-    _check(not extra, name, extra, f"unknown field(s); {cls.__name__} has {sorted(known)}")
+    check(not extra, name, extra, f"unknown field(s); {cls.__name__} has {sorted(known)}")
     return cls(**dict(section))
 
 
 def _check_transformer(cfg, name):
-    _check(cfg.width > 0 and cfg.depth >= 0, f"{name}.width", cfg.width, "must be positive")
-    _check(cfg.num_heads > 0 and cfg.width % cfg.num_heads == 0, f"{name}.num_heads", cfg.num_heads,
+    check(cfg.width > 0 and cfg.depth >= 0, f"{name}.width", cfg.width, "must be positive")
+    check(cfg.num_heads > 0 and cfg.width % cfg.num_heads == 0, f"{name}.num_heads", cfg.num_heads,
            f"must divide {name}.width={cfg.width}")
-    _check(cfg.dtype in DTYPES, f"{name}.dtype", cfg.dtype, f"must be one of {DTYPES}")
+    check(cfg.dtype in DTYPES, f"{name}.dtype", cfg.dtype, f"must be one of {DTYPES}")
 
 
 def world_model_config(config) -> WorldModelConfig:
@@ -55,43 +64,45 @@ def world_model_config(config) -> WorldModelConfig:
     idm = _section(IDMConfig, m.idm, "model.idm")
     pred = _section(PredictorConfig, m.predictor, "model.predictor")
     bn = _section(BottleneckConfig, m.bottleneck, "model.bottleneck")
-    _check(enc.mode in MODES, "model.encoder.mode", enc.mode, f"must be one of {MODES}")
+    check(enc.mode in MODES, "model.encoder.mode", enc.mode, f"must be one of {MODES}")
     for cfg, name in ((enc, "model.encoder"), (idm, "model.idm"), (pred, "model.predictor")):
         _check_transformer(cfg, name)
-    _check(bn.kind in KINDS, "model.bottleneck.kind", bn.kind, f"must be one of {KINDS}")
-    _check(m.conditioning in CONDITIONINGS, "model.conditioning", m.conditioning, f"must be one of {CONDITIONINGS}")
-    _check(m.conditioning == "latent" or bn.kind == "deterministic", "model.bottleneck.kind", bn.kind,
+    check(bn.kind in KINDS, "model.bottleneck.kind", bn.kind, f"must be one of {KINDS}")
+    check(m.conditioning in CONDITIONINGS, "model.conditioning", m.conditioning, f"must be one of {CONDITIONINGS}")
+    check(m.conditioning == "latent" or bn.kind == "deterministic", "model.bottleneck.kind", bn.kind,
            "the action-conditioned model (model.conditioning='actions') infers no latents: set it to 'deterministic'")
-    _check(bn.latent_dim > 0, "model.bottleneck.latent_dim", bn.latent_dim, "must be positive")
+    check(bn.latent_dim > 0, "model.bottleneck.latent_dim", bn.latent_dim, "must be positive")
     for field in ("l1", "l2", "var_coef", "cov_coef", "mean_coef", "beta", "commitment"):
         value = getattr(bn, field)
-        _check(value >= 0, f"model.bottleneck.{field}", value, "must be >= 0")
-    _check(bn.codebook_size >= 2, "model.bottleneck.codebook_size", bn.codebook_size, "must be >= 2")
-    _check(bn.reset_every >= 1, "model.bottleneck.reset_every", bn.reset_every, "must be >= 1")
+        check(value >= 0, f"model.bottleneck.{field}", value, "must be >= 0")
+    check(bn.codebook_size >= 2, "model.bottleneck.codebook_size", bn.codebook_size, "must be >= 2")
+    check(bn.reset_every >= 1, "model.bottleneck.reset_every", bn.reset_every, "must be >= 1")
     size = config.data.image_size
-    _check(size > 0 and size % enc.patch == 0, "data.image_size", size,
+    check(size > 0 and size % enc.patch == 0, "data.image_size", size,
            f"must be a positive multiple of model.encoder.patch={enc.patch}")
     frames = config.data.frames
     step_frames = enc.frames_per_step()
-    _check(frames % step_frames == 0, "data.frames", frames,
+    check(frames % step_frames == 0, "data.frames", frames,
            f"must be a multiple of model.encoder.tubelet={enc.tubelet}")
-    _check(frames // step_frames >= 2, "data.frames", frames,
+    check(frames // step_frames >= 2, "data.frames", frames,
            f"gives {frames // step_frames} step(s); a transition needs at least 2")
     return WorldModelConfig(encoder=enc, idm=idm, predictor=pred, bottleneck=bn,
                             image_size=(size, size), frames=frames,
                             normalize_states=bool(m.normalize_states), conditioning=m.conditioning)
 
 
-def validate(config) -> WorldModelConfig:
-    """Checks the whole run config; returns the model config."""
-    _check(config.job in JOBS, "job", config.job, f"must be one of {JOBS}")
-    _check(config.data.source in SOURCES, "data.source", config.data.source,
+def validate(config, paths: bool = False) -> WorldModelConfig:
+    """Checks the run config (config.distributed is checked where it is used:
+    train/distributed.py); with `paths`, also that the paths config.job reads exist
+    (check_paths). Returns the model config. Each job calls it first, once."""
+    check(config.job in JOBS, "job", config.job, f"must be one of {JOBS}")
+    check(config.data.source in SOURCES, "data.source", config.data.source,
            f"must be one of {tuple(SOURCES)}")
-    _check(config.data.global_batch >= 2, "data.global_batch", config.data.global_batch,
+    check(config.data.global_batch >= 2, "data.global_batch", config.data.global_batch,
            "must be >= 2 (batch statistics need two latents)")
     d = config.data
     if d.source == "shapes":
-        _check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
+        check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
                f"must be >= data.global_batch={d.global_batch}")
     if d.mixture:
         try:
@@ -99,82 +110,67 @@ def validate(config) -> WorldModelConfig:
         except DataError as e:
             raise ConfigError(str(e)) from None
     elif d.source != "shapes" and config.job != "plan":  # plan reads plan.path
-        _check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
+        check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
                "a shard folder (shards), a trajectory folder (trajectories), a TFDS dataset "
                "version folder (tfds) or a features job's WORKDIR/features (features)")
-        _check(d.fps > 0, "data.fps", d.fps, "must be > 0")
-        _check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
-        _check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
+        check(d.fps > 0, "data.fps", d.fps, "must be > 0")
+        check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
+        check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
                "must be in [0, 1]")
-    _check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
-    _check(d.cache_mb >= 0, "data.cache_mb", d.cache_mb, "must be >= 0 (0: no cache)")
-    _check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
-    _check(config.features.dtype in FEATURE_DTYPES, "features.dtype", config.features.dtype,
+    check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")
+    check(d.cache_mb >= 0, "data.cache_mb", d.cache_mb, "must be >= 0 (0: no cache)")
+    check(d.tfds.frame_step >= 1, "data.tfds.frame_step", d.tfds.frame_step, "must be >= 1")
+    check(config.features.dtype in FEATURE_DTYPES, "features.dtype", config.features.dtype,
            f"must be one of {FEATURE_DTYPES}")
-    _check(config.features.max_clips >= 0, "features.max_clips", config.features.max_clips,
+    check(config.features.max_clips >= 0, "features.max_clips", config.features.max_clips,
            "must be >= 0 (0: every clip of one pass)")
     m = config.mesh
-    _check(m.params in PARAM_SHARDINGS, "mesh.params", m.params, f"must be one of {PARAM_SHARDINGS}")
-    _check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")
-    _check(m.data == -1 or m.data >= 1, "mesh.data", m.data, "must be >= 1, or -1 (all devices fsdp leaves)")
-    _check(m.fsdp_min_size >= 0, "mesh.fsdp_min_size", m.fsdp_min_size, "must be >= 0")
-    _check(m.collectives in COLLECTIVES, "mesh.collectives", m.collectives, f"must be one of {COLLECTIVES}")
-    _check(m.collectives == "auto" or m.params == "replicated", "mesh.collectives", m.collectives,
+    check(m.params in PARAM_SHARDINGS, "mesh.params", m.params, f"must be one of {PARAM_SHARDINGS}")
+    check(m.fsdp >= 1, "mesh.fsdp", m.fsdp, "must be >= 1")
+    check(m.data == -1 or m.data >= 1, "mesh.data", m.data, "must be >= 1, or -1 (all devices fsdp leaves)")
+    check(m.fsdp_min_size >= 0, "mesh.fsdp_min_size", m.fsdp_min_size, "must be >= 0")
+    check(m.collectives in COLLECTIVES, "mesh.collectives", m.collectives, f"must be one of {COLLECTIVES}")
+    check(m.collectives == "auto" or m.params == "replicated", "mesh.collectives", m.collectives,
            'needs mesh.params="replicated" (FSDP is written for jit\'s partitioner)')
-    dist = config.distributed
-    if dist.coordinator:
-        _check(dist.num_processes >= 1, "distributed.num_processes", dist.num_processes, "must be >= 1")
-        _check(0 <= dist.process_id < dist.num_processes, "distributed.process_id", dist.process_id,
-               f"must be in [0, distributed.num_processes={dist.num_processes})")
     dec = config.decoder
     _check_transformer(dec, "decoder")
-    _check(dec.perceptual_weight >= 0, "decoder.perceptual_weight", dec.perceptual_weight, "must be >= 0")
-    e = config.eval
-    kinds = [k.strip() for k in e.kinds.split(",") if k.strip()]
-    _check(bool(kinds) and set(kinds) <= set(EVAL_KINDS), "eval.kinds", e.kinds,
-           f"name one or more of {EVAL_KINDS}, comma-separated")
-    for field in ("batch", "context", "sgld_steps"):
-        _check(e[field] >= 1, f"eval.{field}", e[field], "must be >= 1")
-    for field in ("stride", "max_clips", "pictures"):
-        _check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
-    _check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
-    _check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
+    check(dec.perceptual_weight >= 0, "decoder.perceptual_weight", dec.perceptual_weight, "must be >= 0")
     ctrl = config.controller
     _check_transformer(ctrl, "controller")
-    _check(ctrl.kind in CONTROLLER_KINDS, "controller.kind", ctrl.kind, f"must be one of {CONTROLLER_KINDS}")
-    p = config.plan
-    _check(p.protocol in PROTOCOLS, "plan.protocol", p.protocol, f"must be one of {PROTOCOLS}")
-    _check(p.cost in PLAN_COSTS, "plan.cost", p.cost, f"must be one of {PLAN_COSTS}")
-    for field in ("episodes", "horizon", "samples", "elites", "iterations"):
-        _check(p[field] >= 1, f"plan.{field}", p[field], "must be >= 1")
-    _check(p.elites <= p.samples, "plan.elites", p.elites, f"must be <= plan.samples={p.samples}")
-    _check(p.init_std > 0, "plan.init_std", p.init_std, "must be > 0")
-    _check(0 <= p.momentum < 1, "plan.momentum", p.momentum, "must be in [0, 1)")
-    _check(p.pictures >= 0, "plan.pictures", p.pictures, "must be >= 0")
+    check(ctrl.kind in CONTROLLER_KINDS, "controller.kind", ctrl.kind, f"must be one of {CONTROLLER_KINDS}")
     t = config.train
-    _check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
+    check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):
-        _check(t[field] > 0, f"train.{field}", t[field], "must be > 0")
-    _check(0 <= t.warmup_frac < 1, "train.warmup_frac", t.warmup_frac, "must be in [0, 1)")
-    _check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
-    _check(t.clip_norm > 0, "train.clip_norm", t.clip_norm, "must be > 0")
-    _check(t.keep_every >= 0, "train.keep_every", t.keep_every, "must be >= 0 (0: keep only the last)")
-    _check(t.nonfinite in ("stop", "skip"), "train.nonfinite", t.nonfinite, 'must be "stop" or "skip"')
+        check(t[field] > 0, f"train.{field}", t[field], "must be > 0")
+    check(0 <= t.warmup_frac < 1, "train.warmup_frac", t.warmup_frac, "must be in [0, 1)")
+    check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
+    check(t.clip_norm > 0, "train.clip_norm", t.clip_norm, "must be > 0")
+    check(t.keep_every >= 0, "train.keep_every", t.keep_every, "must be >= 0 (0: keep only the last)")
+    check(t.nonfinite in ("stop", "skip"), "train.nonfinite", t.nonfinite, 'must be "stop" or "skip"')
     for field in ("log_every", "ckpt_every", "keep_checkpoints"):
-        _check(t[field] >= 1, f"train.{field}", t[field], "must be >= 1")
-    return world_model_config(config)
+        check(t[field] >= 1, f"train.{field}", t[field], "must be >= 1")
+    wm_cfg = world_model_config(config)
+    if paths:
+        check_paths(config)
+    return wm_cfg
 
+
+def job_config(config, job: str | None = None) -> dict:
+    """The parts of `config` that `job` (config.job if None) reads (JOB_SECTIONS), as a
+    dict: what a run records."""
+    job = job or config.job
+    return {**{k: v for k, v in config.to_dict().items() if k in ("seed", *JOB_SECTIONS[job])}, "job": job}
 
 
 def check_paths(config) -> None:
-    """Checks that the paths config.job reads exist, before anything is built (the
-    command line calls it after validate); what they hold is checked where they are read."""
+    """Checks that the paths config.job reads exist, before anything is built
+    (validate(paths=True) calls it); what they hold is checked where they are read."""
     d, job = config.data, config.job
 
     def exists(field: str, path: str, what: str, inside: str = "") -> None:
-        _check(os.path.exists(path), field, path, f"does not exist; {what}")
+        check(os.path.exists(path), field, path, f"does not exist; {what}")
         if inside:
-            _check(os.path.exists(os.path.join(path, inside)), field, path, f"has no {inside}; {what}")
+            check(os.path.exists(os.path.join(path, inside)), field, path, f"has no {inside}; {what}")
 
     reads_data = {"train", "features", "decoder", "controller"} | ({"evaluate"} if not config.eval.path else set())
     if job in reads_data and not d.mixture and d.source != "shapes" and d.path:
@@ -188,10 +184,10 @@ def check_paths(config) -> None:
     if job in ("train", "features", "decoder") and config.model.encoder_checkpoint and not from_features:
         exists("model.encoder_checkpoint", config.model.encoder_checkpoint,
                "convert V-JEPA 2 weights into it with tools/convert_vjepa2.py --output=..., or leave it "
-               "empty for a random frozen encoder", "encoder_config.json")
+               "empty for a random frozen encoder", ENCODER_CONFIG_FILE)
     if job == "controller" and config.controller.world_model:
         exists("controller.world_model", config.controller.world_model, "name the --workdir of a LAM training run",
-               "world_model.json")
+               WORLD_MODEL_FILE)
     if job == "evaluate" and config.eval.decoder:
         exists("eval.decoder", config.eval.decoder, "name the --workdir of a decoder job")
     if job == "plan":

@@ -2,7 +2,7 @@
 
 Jobs (config.job, one library function each, callable from a notebook):
   train     trains the LAM (IDM + bottleneck + predictor); re-running the same command on
-            the same workdir resumes from its latest checkpoint (lawm_jax.train.loop.train)
+            the same workdir resumes from its latest checkpoint (lawm_jax.train.lam.train)
   features  caches the frozen encoder's states of config.data in WORKDIR/features, for
             training with data.source=features (lawm_jax.train.features.encode_features)
   decoder   trains a pixel decoder on the frozen encoder's states, for pictures and pixel
@@ -30,7 +30,7 @@ from ml_collections import config_flags
 
 from lawm_jax.cli import (check_workdir, config_file_arg, config_flag_error, debug_requested, describe_configs,
                           help_requested, print_user_error, run_main)
-from lawm_jax.config import check_paths, validate
+from lawm_jax.errors import ConfigError
 from lawm_jax.eval.run import evaluate
 from lawm_jax.planning.run import plan
 from lawm_jax.progress import quiet_library_logs
@@ -45,7 +45,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
 flags.mark_flags_as_required(["config", "workdir"])
 
-# config.JOBS names them
+# config.JOBS names them; each function validates the config first
 JOBS = {"train": train, "features": encode_features, "decoder": train_decoder, "evaluate": evaluate,
         "controller": train_controller, "plan": plan}
 PROG = "lawm_jax.main"
@@ -75,8 +75,8 @@ def main(argv):
     del argv  # unused
     quiet_library_logs()
     config = _CONFIG.value
-    validate(config)
-    check_paths(config)
+    if config.job not in JOBS:
+        raise ConfigError(f"config.job={config.job!r}: must be one of {tuple(JOBS)}")
     check_workdir(config.job, _WORKDIR.value)
     distributed.initialize(config.distributed)  # before anything touches a device
     logging.info("job %s -> %s (process %d of %d)", config.job, _WORKDIR.value,

@@ -2,7 +2,7 @@
 import pytest
 
 from configs import arm, camera, paper, tiny
-from lawm_jax.config import validate
+from lawm_jax.config import job_config, validate
 from lawm_jax.errors import ConfigError
 
 
@@ -105,3 +105,21 @@ def test_benchmark_configs():
     validate(bench.get_config("tiny"))
     with pytest.raises(ValueError, match="cpu, gpu or tiny"):
         bench.get_config("tpu")
+
+
+def test_a_run_records_only_the_sections_its_job_reads():
+    c = tiny.get_config()
+    train = job_config(c)
+    assert set(train) == {"job", "seed", "model", "data", "train", "mesh", "distributed"}
+    assert train["train"]["steps"] == c.train.steps
+    decoder = job_config(c, "decoder")
+    assert decoder["job"] == "decoder" and "decoder" in decoder and "plan" not in decoder
+    assert set(job_config(c, "plan")) == {"job", "seed", "plan"}
+
+
+def test_paper_config_scales_tiny_up_and_keeps_its_job_recipes():
+    for arg in (None, "noisy", "controller", "decoder"):
+        t, p = tiny.get_config(arg), paper.get_config(arg)
+        assert p.job == t.job and p.model.bottleneck.kind == t.model.bottleneck.kind
+    assert paper.get_config("controller").train.steps == tiny.get_config("controller").train.steps == 3000
+    assert paper.get_config("decoder").train.adam_lr == tiny.get_config("decoder").train.adam_lr == 3e-4

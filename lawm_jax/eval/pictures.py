@@ -23,7 +23,7 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import load_decoder, load_world_model
-from lawm_jax.checkpoint import CURVES_FILE, METRICS_FILE, WORLD_MODEL_FILE
+from lawm_jax.checkpoint import CURVES_FILE, METRICS_FILE, PICTURES_DIR, WORLD_MODEL_FILE
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.eval.leakage import partners
 from lawm_jax.eval.transfer import check_context, cycle
@@ -103,7 +103,7 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     cfg = model.wm.config
     with open(os.path.join(workdir, WORLD_MODEL_FILE)) as f:
         saved = ml_collections.ConfigDict(json.load(f)["config"])
-    out_dir = out_dir or os.path.join(workdir, "pictures")
+    out_dir = out_dir or os.path.join(workdir, PICTURES_DIR)
     os.makedirs(out_dir, exist_ok=True)
     written = [plots.training_curves(os.path.join(run, METRICS_FILE), os.path.join(out_dir, name))
                for run, name in ((workdir, CURVES_FILE), (decoder, "decoder_curves.png"))

@@ -29,7 +29,8 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import load_decoder, load_world_model
-from lawm_jax.config import validate
+from lawm_jax.checkpoint import EVAL_DIR, RESULTS_FILE
+from lawm_jax.config import check, validate
 from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.errors import ConfigError
 from lawm_jax.eval.capacity import capacity
@@ -39,8 +40,6 @@ from lawm_jax.eval.sampling import latent_sampling
 from lawm_jax.eval.transfer import transfer
 from lawm_jax.models.lpips import load_lpips
 from lawm_jax.progress import progress_bar
-
-EVAL_DIR = "eval"
 
 
 def _to_json(obj):
@@ -53,8 +52,8 @@ def _to_json(obj):
 def evaluate(config, workdir: str) -> dict:
     """Runs config.eval.kinds on the LAM trained in `workdir`; returns the results (with
     arrays) and writes WORKDIR/eval."""
-    validate(config)
-    kinds = [k.strip() for k in config.eval.kinds.split(",") if k.strip()]
+    validate(config, paths=True)
+    kinds = check_eval(config.eval)
     model = load_world_model(workdir)
     wm_cfg = model.wm.config
     if wm_cfg.conditioning == "actions":
@@ -97,7 +96,7 @@ def evaluate(config, workdir: str) -> dict:
     for kind, res in results.items():
         with open(os.path.join(out_dir, f"{kind}.json"), "w") as f:
             json.dump(_to_json(res), f, indent=2)
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
+    with open(os.path.join(out_dir, RESULTS_FILE), "w") as f:
         json.dump(summary, f, indent=2)
     for notice in notices:
         logging.warning("%s", notice)
@@ -166,9 +165,23 @@ def _sampling(c: _Context):
     return result
 
 
-# config.eval.kinds -> the evaluation (config.EVAL_KINDS lists the same names; a test keeps them in step)
+# config.eval.kinds -> the evaluation; a new one is a function and a line here
 EVALUATIONS = {"capacity": _capacity, "leakage": _leakage, "transfer": _transfer, "sampling": _sampling,
                "pictures": _pictures}
+
+
+def check_eval(e) -> list[str]:
+    """Checks config.eval (the evaluate job's own section); returns its kinds."""
+    kinds = [k.strip() for k in e.kinds.split(",") if k.strip()]
+    check(bool(kinds) and set(kinds) <= set(EVALUATIONS), "eval.kinds", e.kinds,
+          f"name one or more of {tuple(EVALUATIONS)}, comma-separated")
+    for field in ("batch", "context", "sgld_steps"):
+        check(e[field] >= 1, f"eval.{field}", e[field], "must be >= 1")
+    for field in ("stride", "max_clips", "pictures"):
+        check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
+    check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
+    check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
+    return kinds
 
 
 def results_table(summary: dict) -> str:

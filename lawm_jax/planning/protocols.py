@@ -21,14 +21,14 @@ from typing import Callable
 import jax
 import numpy as np
 
-from lawm_jax.config import PROTOCOLS
 from lawm_jax.data.sim_camera import integrate_poses
 from lawm_jax.data.trajectories import denormalize_actions, normalize_actions, trajectory_windows
 from lawm_jax.planning import metrics
 from lawm_jax.planning.cem import CEMConfig
 from lawm_jax.planning.planner import WorldModelPlanner
 
-HEADLINE = {"droid": "delta_xyz", "recon": "rpe"}
+HEADLINE = {"droid": "delta_xyz", "recon": "rpe"}  # each protocol and its headline metric
+PROTOCOLS = tuple(HEADLINE)
 
 
 @dataclasses.dataclass

@@ -22,15 +22,16 @@ from absl import logging
 
 from lawm_jax import plots
 from lawm_jax.api import load_controller, load_world_model
-from lawm_jax.config import validate
+from lawm_jax.checkpoint import PLAN_DIR, RESULTS_FILE
+from lawm_jax.config import check, validate
 from lawm_jax.data.trajectories import action_stats, read_trajectories
 from lawm_jax.errors import ConfigError
 from lawm_jax.planning.cem import CEMConfig
-from lawm_jax.planning.protocols import (HEADLINE, reference_methods, run_protocol, sample_episodes,
+from lawm_jax.planning.planner import METRICS
+from lawm_jax.planning.protocols import (HEADLINE, PROTOCOLS, reference_methods, run_protocol, sample_episodes,
                                          world_model_method)
 from lawm_jax.progress import progress_bar
 
-PLAN_DIR = "plan"
 PATHS_FILE = "paths.json"  # every episode's true and planned paths, per method
 PATHS_PICTURE = "planned_paths.png"  # the plan job draws it; tools/visualize.py --plan again
 PATH_TITLES = {"droid": "end-effector x-y displacement (m)", "recon": "camera x-y (m)"}
@@ -42,10 +43,23 @@ def cem_config(plan_cfg) -> CEMConfig:
     return CEMConfig(**{k: plan_cfg[k] for k in CEM_FIELDS})
 
 
+def check_plan(p) -> None:
+    """Checks config.plan (the plan job's own section)."""
+    check(p.protocol in PROTOCOLS, "plan.protocol", p.protocol, f"must be one of {PROTOCOLS}")
+    check(p.cost in METRICS, "plan.cost", p.cost, f"must be one of {METRICS}")
+    for field in ("episodes", "horizon", "samples", "elites", "iterations"):
+        check(p[field] >= 1, f"plan.{field}", p[field], "must be >= 1")
+    check(p.elites <= p.samples, "plan.elites", p.elites, f"must be <= plan.samples={p.samples}")
+    check(p.init_std > 0, "plan.init_std", p.init_std, "must be > 0")
+    check(0 <= p.momentum < 1, "plan.momentum", p.momentum, "must be in [0, 1)")
+    check(p.pictures >= 0, "plan.pictures", p.pictures, "must be >= 0")
+
+
 def plan(config, workdir: str) -> dict:
     """Runs config.plan.protocol; returns the results and writes WORKDIR/plan."""
-    validate(config)
+    validate(config, paths=True)
     p = config.plan
+    check_plan(p)
     if not p.path:
         raise ConfigError("config.plan.path is empty: name a folder of held-out trajectories "
                           "(tools/make_trajectories.py with another --seed than the training data's)")
@@ -94,7 +108,7 @@ def plan(config, workdir: str) -> dict:
     summary = {"protocol": p.protocol, "path": os.path.abspath(p.path), "episodes": len(episodes),
                "headline": HEADLINE[p.protocol], "models": models, "plan": p.to_dict(),
                "methods": {m.name: {k: v for k, v in results[m.name].items() if k != "paths"} for m in methods}}
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
+    with open(os.path.join(out_dir, RESULTS_FILE), "w") as f:
         json.dump(summary, f, indent=2)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(results_table(summary) + "\n")

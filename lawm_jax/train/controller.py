@@ -71,7 +71,7 @@ def compiled_controller_step(wm_cfg: WorldModelConfig, ctrl_cfg: ControllerConfi
 def train_controller(config, workdir: str, max_steps: int | None = None):
     """Trains (or resumes) a controller for the LAM in config.controller.world_model.
     Returns (Controller, params, list of logged metric rows)."""
-    validate(config)
+    validate(config, paths=True)
     if not config.controller.world_model:
         raise ConfigError("config.controller.world_model is empty: name the --workdir of the LAM "
                           "training run whose latent actions the controller should produce")
@@ -95,7 +95,7 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
         run_info = {"controller": dataclasses.asdict(ctrl_cfg),
                     "world_model": os.path.abspath(config.controller.world_model), "action_names": action_names,
                     "action_stats": stats}
-        return Job(compiled, NetworkState.create(compiled.tx, params), frozen, CONTROLLER_FILE, run_info,
+        return Job("controller", compiled, NetworkState.create(compiled.tx, params), frozen, CONTROLLER_FILE, run_info,
                    ("video", "actions"), headline="rel_error")
 
     _, state, history = run_job(config, workdir, build, max_steps, with_actions=True)

@@ -83,7 +83,7 @@ def compiled_decoder_step(wm_cfg: WorldModelConfig, dec_cfg: DecoderConfig, trai
 def train_decoder(config, workdir: str, max_steps: int | None = None):
     """Trains (or resumes) a pixel decoder for config's encoder in `workdir`.
     Returns (PixelDecoder, params, list of logged metric rows)."""
-    wm_cfg = validate(config)
+    wm_cfg = validate(config, paths=True)
     if config.data.source == "features" and not config.data.mixture:
         raise ConfigError("config.data.source='features': the decoder needs the frames themselves "
                           "as targets; point data at the videos (or shards) the features came from")
@@ -103,7 +103,7 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
         frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
         run_info = {"decoder": dataclasses.asdict(dec_cfg), "model": wm_cfg.to_dict(),
                     "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights}
-        return Job(compiled, NetworkState.create(compiled.tx, params), frozen, DECODER_FILE, run_info, ("video",),
+        return Job("decoder", compiled, NetworkState.create(compiled.tx, params), frozen, DECODER_FILE, run_info, ("video",),
                    headline="pixel_l1")
 
     _, state, history = run_job(config, workdir, build, max_steps)

@@ -15,11 +15,16 @@ from __future__ import annotations
 import jax
 from jax.experimental import multihost_utils
 
+from lawm_jax.errors import ConfigError
+
 
 def initialize(cfg) -> None:
     """jax.distributed.initialize from config.distributed; a no-op for one process."""
     if not (cfg.coordinator or cfg.auto):
         return
+    if cfg.coordinator and not 0 <= cfg.process_id < cfg.num_processes:
+        raise ConfigError(f"config.distributed.process_id={cfg.process_id}: must be in [0, "
+                          f"distributed.num_processes={cfg.num_processes}) (num_processes >= 1)")
     # CPU processes exchange collectives over TCP (gloo); GPUs and TPUs use their own.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if cfg.coordinator:

@@ -33,7 +33,7 @@ from lawm_jax.world_model import WorldModel
 def encode_features(config, workdir: str) -> str:
     """Writes WORKDIR/features for config.data through config's frozen encoder; returns
     the folder. A finished folder is kept as it is (re-running does nothing)."""
-    wm_cfg = validate(config)
+    wm_cfg = validate(config, paths=True)
     d = config.data
     if d.mixture or d.source == "features":
         raise ConfigError(f"config.data: the features job encodes one source (data.source={d.source!r}, "

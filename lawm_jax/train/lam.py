@@ -73,7 +73,7 @@ def train(config, workdir: str, max_steps: int | None = None):
 
     Returns (world model, final params, list of logged metric dicts).
     """
-    wm_cfg = validate(config)
+    wm_cfg = validate(config, paths=True)
     from_features = config.data.source == "features" and not config.data.mixture
     with_actions = wm_cfg.conditioning == "actions"  # the action-conditioned baseline
     run_info = {"model": wm_cfg.to_dict()}
@@ -98,7 +98,7 @@ def train(config, workdir: str, max_steps: int | None = None):
             frozen, path = prepare_encoder(config, compiled.wm, lambda: params["encoder"], workdir)
             run_info["encoder_checkpoint"] = os.path.abspath(path)
         fields = ("states",) if from_features else ("video", "actions") if with_actions else ("video",)
-        return Job(compiled, init_train_state(compiled.wm, compiled.tx, params), frozen,
+        return Job("train", compiled, init_train_state(compiled.wm, compiled.tx, params), frozen,
                    checkpoint.WORLD_MODEL_FILE, run_info, fields, check_data=check_data)
 
     job, state, history = run_job(config, workdir, build, max_steps, with_actions=with_actions)

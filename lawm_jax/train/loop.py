@@ -16,6 +16,7 @@ from absl import logging
 from jax.sharding import NamedSharding
 
 from lawm_jax import checkpoint, plots
+from lawm_jax.config import job_config
 from lawm_jax.data.pipeline import config_batches
 from lawm_jax.data.trajectories import action_stats, read_trajectories
 from lawm_jax.errors import ConfigError
@@ -30,7 +31,7 @@ def prepare_encoder(config, wm: WorldModel, random_encoder: Callable[[], Any], w
     the seeded random init `random_encoder()`, saved once to WORKDIR/encoder so the run
     can be reloaded. Returns (params, checkpoint path)."""
     path = config.model.encoder_checkpoint or os.path.join(workdir, checkpoint.ENCODER_DIR)
-    saved = os.path.exists(os.path.join(path, "encoder_config.json"))
+    saved = os.path.exists(os.path.join(path, checkpoint.ENCODER_CONFIG_FILE))
     distributed.barrier("lawm:encoder")  # every process decides before any writes
     if config.model.encoder_checkpoint or saved:
         enc, _ = checkpoint.load_encoder(path, wm.config.encoder)
@@ -71,6 +72,7 @@ def compile_replicated(step_fn: Callable, wm: WorldModel, tx, mesh) -> CompiledS
 @dataclasses.dataclass
 class Job:
     """What one training job brings to `run_job`; the rest is shared."""
+    name: str                    # config.JOBS: "train", "decoder", "controller"
     compiled: CompiledStep       # its step, jitted over the mesh
     state: Any                   # its initial state (.step, .params, .skipped; a NamedTuple)
     frozen: Any                  # what its step reads and never trains (the encoder, ...)
@@ -99,7 +101,7 @@ def run_job(config, workdir: str, build: Callable[[jax.sharding.Mesh], Job], max
     except Exception:
         data.close()
         raise
-    write_json(os.path.join(workdir, job.run_file), {**job.run_info, "config": config.to_dict()})
+    write_json(os.path.join(workdir, job.run_file), {**job.run_info, "config": job_config(config, job.name)})
     state, history = run_steps(config, workdir, mesh, job, data, data_report, max_steps)
     return job, state, history
 
@@ -180,7 +182,7 @@ def run_steps(config, workdir: str, mesh, job: Job, data, data_report: dict, max
     preempted, previous_handler = _catch_sigterm()
     try:
         if start == 0:
-            writer.text("config", "```\n" + config.to_json_best_effort(indent=2) + "\n```")
+            writer.text("config", "```\n" + json.dumps(job_config(config, job.name), indent=2, default=str) + "\n```")
         for step in range(start, stop):
             t_wait = time.perf_counter()
             local = next(data)

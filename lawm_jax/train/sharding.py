@@ -19,11 +19,11 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lawm_jax.config import PARAM_SHARDINGS
 from lawm_jax.errors import ConfigError
 
 MESH_AXES = ("data", "fsdp")
 BATCH = P(MESH_AXES)  # leading (batch) axis split over every device
-PARAM_SHARDINGS = ("replicated", "fsdp")
 
 
 def make_mesh(data: int = -1, fsdp: int = 1, devices=None) -> Mesh:

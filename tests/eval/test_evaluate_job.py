@@ -24,9 +24,13 @@ def evaluate_config():
 
 
 def test_every_evaluation_the_config_accepts_has_a_function():
-    from lawm_jax.config import EVAL_KINDS
-    from lawm_jax.eval.run import EVALUATIONS
-    assert tuple(EVALUATIONS) == EVAL_KINDS and all(callable(f) for f in EVALUATIONS.values())
+    from lawm_jax.eval.run import EVALUATIONS, check_eval
+    e = evaluate_config().eval
+    e.kinds = ",".join(EVALUATIONS)
+    assert check_eval(e) == list(EVALUATIONS) and all(callable(f) for f in EVALUATIONS.values())
+    e.kinds = "capacity,nonsense"
+    with pytest.raises(ConfigError, match="eval.kinds='capacity,nonsense': name one or more of .*'pictures'"):
+        check_eval(e)
 
 
 def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch, caplog):

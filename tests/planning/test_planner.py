@@ -51,3 +51,18 @@ def test_bad_planner_settings_are_refused(model):
         WorldModelPlanner(wm, CEMConfig(), 7, "steer")
     with pytest.raises(ValueError, match="planning cost 'l3'"):
         WorldModelPlanner(wm, CEMConfig(), 7, "latent", metric="l3")
+
+
+def test_the_plan_job_checks_its_own_section():
+    from configs import arm
+    from lawm_jax.errors import ConfigError
+    from lawm_jax.planning.run import check_plan
+    p = arm.get_config("plan").plan
+    check_plan(p)
+    p.cost = "l3"
+    with pytest.raises(ConfigError, match=r"config.plan.cost='l3': must be one of \('l1', 'l2'\)"):
+        check_plan(p)
+    p = arm.get_config("plan").plan
+    p.elites = p.samples + 1
+    with pytest.raises(ConfigError, match="config.plan.elites=.*must be <= plan.samples"):
+        check_plan(p)

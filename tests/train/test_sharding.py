@@ -100,3 +100,15 @@ def test_mesh_config_is_validated():
     c.mesh.params, c.mesh.collectives = "fsdp", "shard_map"
     with pytest.raises(ConfigError, match="config.mesh.collectives='shard_map': needs mesh.params"):
         validate(c)
+
+
+def test_a_bad_process_id_is_named_before_joining():
+    import ml_collections
+
+    from lawm_jax.errors import ConfigError
+    from lawm_jax.train import distributed
+    cfg = ml_collections.ConfigDict({"coordinator": "127.0.0.1:1", "num_processes": 2, "process_id": 2,
+                                     "auto": False})
+    with pytest.raises(ConfigError, match=r"config.distributed.process_id=2: must be in \[0, "
+                                          r"distributed.num_processes=2\)"):
+        distributed.initialize(cfg)
