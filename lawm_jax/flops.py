@@ -40,7 +40,7 @@ def network_flops(cfg, tokens: int, sequences: int, modulation: int = 0) -> floa
     return sequences * cfg.depth * block_flops(tokens, cfg.width, cfg.mlp_hidden, modulation=modulation)
 
 
-def train_step_flops(cfg: WorldModelConfig, batch: int, from_states: bool = False) -> dict:
+def train_step_flops(cfg: WorldModelConfig, batch: int, with_encoder: bool = True) -> dict:
     """Hand count of one LAM train step's matrix products, per network, and the total.
 
     Encoder: forward only (frozen). IDM and predictor: forward + backward (3 x forward:
@@ -51,7 +51,7 @@ def train_step_flops(cfg: WorldModelConfig, batch: int, from_states: bool = Fals
     enc, idm, pred = cfg.encoder, cfg.idm, cfg.predictor
     d = enc.width
     counts = {"encoder": 0.0, "idm": 0.0, "predictor": 0.0}
-    if not from_states:
+    if with_encoder:  # else the batch holds cached states (the features job ran the encoder)
         enc_seqs = batch * (cfg.frames if enc.mode == "per_frame" else 1)
         enc_tokens = n * (1 if enc.mode == "per_frame" else t)
         patch_in = enc.tubelet * enc.patch * enc.patch * enc.in_chans

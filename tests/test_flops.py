@@ -50,6 +50,6 @@ def test_train_step_hand_count_agrees_with_xla():
 
     trainable = {k: v for k, v in params.items() if k != "encoder"}
     xla = compiled_flops(jax.jit(jax.value_and_grad(loss)).lower(trainable).compile())
-    hand = train_step_flops(cfg, 3, from_states=True)
+    hand = train_step_flops(cfg, 3, with_encoder=False)
     assert hand["encoder"] == 0 and hand["idm"] > 0 and hand["predictor"] > 0
     np.testing.assert_allclose(hand["total"], xla, rtol=0.12)
