@@ -98,5 +98,5 @@ def train_controller(config, workdir: str, max_steps: int | None = None):
         return Job("controller", compiled, NetworkState.create(compiled.tx, params), frozen, CONTROLLER_FILE, run_info,
                    ("video", "actions"), headline="rel_error")
 
-    _, state, history = run_job(config, workdir, build, max_steps, with_actions=True)
+    _, state, history = run_job(config, workdir, build, max_steps)
     return controller, state.params, history

@@ -101,7 +101,7 @@ def train(config, workdir: str, max_steps: int | None = None):
         return Job("train", compiled, init_train_state(compiled.wm, compiled.tx, params), frozen,
                    checkpoint.WORLD_MODEL_FILE, run_info, fields, check_data=check_data)
 
-    job, state, history = run_job(config, workdir, build, max_steps, with_actions=with_actions)
+    job, state, history = run_job(config, workdir, build, max_steps)
     encoder = job.frozen
     if from_features:
         encoder, _ = checkpoint.load_encoder(features_meta["encoder_checkpoint"], wm_cfg.encoder)

@@ -47,7 +47,7 @@ class CompiledStep(NamedTuple):
     step: Callable            # (rng, state, frozen, batch dict) -> (state, metrics)
     state_shardings: Any      # TrainState of NamedShardings
     encoder_shardings: Any
-    executables: dict         # batch shape -> (compiled executable, FLOPs per step or None)
+    executables: dict         # (frozen structure, batch shapes) -> (executable, FLOPs per step or None)
 
     def executable(self, *args):
         """`step` compiled ahead of time for these arguments (once per batch shape and
@@ -83,18 +83,17 @@ class Job:
     check_data: Callable[[dict], None] | None = None  # raises on data it cannot use (the data report)
 
 
-def run_job(config, workdir: str, build: Callable[[jax.sharding.Mesh], Job], max_steps: int | None = None,
-            with_actions: bool = False):
+def run_job(config, workdir: str, build: Callable[[jax.sharding.Mesh], Job], max_steps: int | None = None):
     """Trains (or resumes) one job in `workdir`: the config's mesh, `build(mesh)`, the
-    config's data (with normalised actions if `with_actions`), the job's run file, then
-    `run_steps`. Returns (job, final state, list of logged metric rows)."""
+    config's data (with normalised actions when the step takes "actions"), the job's run
+    file, then `run_steps`. Returns (job, final state, list of logged metric rows)."""
     mesh = mesh_for(config)
     os.makedirs(workdir, exist_ok=True)
     job = build(mesh)
     # Each process reads its own share of the data and of every global batch.
     data, data_report = config_batches(config.data, config.seed, job.compiled.wm.config.encoder.frames_per_step(),
                                        config.data.global_batch, jax.process_index(), jax.process_count(),
-                                       with_actions=with_actions)
+                                       with_actions="actions" in job.fields)
     try:
         if job.check_data is not None:
             job.check_data(data_report)
@@ -111,7 +110,7 @@ def mesh_for(config) -> jax.sharding.Mesh:
     mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
     if config.data.global_batch % mesh.size:
         raise ConfigError(f"config.data.global_batch={config.data.global_batch} must be a multiple "
-                         f"of the {mesh.size} devices")
+                          f"of the {mesh.size} devices")
     return mesh
 
 
