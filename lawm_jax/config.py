@@ -20,9 +20,9 @@ from lawm_jax.models.lpips import NETS
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import CONDITIONINGS, WorldModelConfig
 
-JOBS = ("train", "features", "decoder", "evaluate", "controller", "plan")  # lawm_jax/main.py maps each
-# The sections each job reads (besides job and seed). A config holds every job's section,
-# because `--config.job=...` is applied after get_config; a run records only its own.
+# Each job (lawm_jax/main.py maps it to its function; a test keeps the two in step) and
+# the sections it reads besides job and seed. A config holds every job's section, because
+# `--config.job=...` is applied after get_config; a run records only its own.
 JOB_SECTIONS = {
     "train": ("model", "data", "train", "mesh", "distributed"),
     "features": ("model", "data", "features", "mesh", "distributed"),
@@ -31,6 +31,7 @@ JOB_SECTIONS = {
     "controller": ("data", "train", "mesh", "distributed", "controller"),
     "plan": ("plan",),
 }
+JOBS = tuple(JOB_SECTIONS)
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py: whole, or split over fsdp
 COLLECTIVES = ("auto", "shard_map")
 FEATURE_DTYPES = ("float32", "float16")
