@@ -28,6 +28,8 @@ from lawm_jax.errors import DataError
 # trained from shards at 0.6x the data-free rate with it, 0.9-1.0x with 16;
 # tools/bench_pipeline.py).
 READ_OPTIONS = grain.ReadOptions(num_threads=16, prefetch_buffer_size=16)
+
+
 def clip_spec(data_cfg) -> ClipSpec:
     return ClipSpec(frames=data_cfg.frames, fps=data_cfg.fps, size=data_cfg.image_size,
                     crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction,
