@@ -69,5 +69,6 @@ def test_training_on_cached_features_equals_training_on_video(tmp_path):
     with pytest.raises(ConfigError, match=r"\(steps, tokens, width\): features \[4, 16, 64\] vs config \[4, 36, 64\]"):
         train(f, str(tmp_path / "wrong"))
     f.data.image_size, f.data.path = 32, str(tmp_path / "nothing")
+    (tmp_path / "nothing").mkdir()  # a folder, but no features job's
     with pytest.raises(DataError, match="no features.json.*features job"):
         train(f, str(tmp_path / "wrong2"))
