@@ -64,11 +64,14 @@ class WorldModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "WorldModelConfig":
+        bottleneck, conditioning = dict(d["bottleneck"]), d.get("conditioning", "latent")
+        if bottleneck["kind"] == "actions":  # runs saved before conditioning was its own field
+            bottleneck["kind"], conditioning = "deterministic", "actions"
         return cls(encoder=EncoderConfig(**d["encoder"]), idm=IDMConfig(**d["idm"]),
                    predictor=PredictorConfig(**d["predictor"]),
-                   bottleneck=BottleneckConfig(**d["bottleneck"]),
+                   bottleneck=BottleneckConfig(**bottleneck),
                    image_size=tuple(d["image_size"]), frames=d["frames"],
-                   normalize_states=d["normalize_states"], conditioning=d.get("conditioning", "latent"))
+                   normalize_states=d["normalize_states"], conditioning=conditioning)
 
 
 class WorldModel:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lawm_jax.objective import lam_loss
-from lawm_jax.world_model import WorldModel
+from lawm_jax.world_model import WorldModel, WorldModelConfig
 from tests.helpers import perturb, tiny_world_model_config
 
 
@@ -126,6 +126,16 @@ def test_action_conditioned_model_takes_real_actions_and_has_no_idm():
     loss = jax.jit(lambda p, s, a: lam_loss(wm, p, s, None, actions=a)[0])
     a = jax.random.normal(jax.random.key(4), (2, 4, 7))
     assert float(loss(params, s, a)) != float(loss(params, s, a + 1.0))  # the actions drive the predictor
+
+
+def test_a_run_saved_with_bottleneck_kind_actions_reads_as_conditioning_on_actions():
+    cfg = dataclasses.replace(tiny_world_model_config("deterministic"), conditioning="actions")
+    assert WorldModelConfig.from_dict(cfg.to_dict()) == cfg
+    old = cfg.to_dict()
+    del old["conditioning"]
+    old["bottleneck"]["kind"] = "actions"  # how such runs' world_model.json said it
+    assert WorldModelConfig.from_dict(old) == cfg
+    assert not cfg.infers_latents
 
 
 @pytest.mark.parametrize("kind", ["noisy", "vq", "sparse"])
