@@ -32,7 +32,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     b.reference = True       # Hugging Face encoder and PyTorch train step side by side (float32)
     b.train_dtypes = ["float32", "bfloat16"]  # the train step computing in each
     # encoder throughput: (preset, batch, frames, image size)
-    b.encoders = [("vits", 4, 16, 128), ("vitl", 1, 16, 256)]
+    # ("alexnet": the pretrained CNN kind, one tiny config's batch of 16 clips x 8 frames)
+    b.encoders = [("vits", 4, 16, 128), ("vitl", 1, 16, 256), ("alexnet", 16, 8, 128)]
     b.memory_batches = [2, 4, 8]  # compiled step's memory, with and without remat
     b.scaling = ml_collections.ConfigDict({"frames": [8, 16, 32], "image_size": [64, 128, 192],
                                            "batch": [2, 4, 8]})
@@ -49,14 +50,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         b.matmul_size = 8192
         b.reference = False  # the PyTorch reference runs on the CPU only
         b.train_dtypes = ["bfloat16"]
-        b.encoders = [("vits", 32, 16, 256), ("vitl", 16, 16, 256)]
+        b.encoders = [("vits", 32, 16, 256), ("vitl", 16, 16, 256), ("alexnet", 128, 8, 128)]
         b.memory_batches = [8, 16, 32, 64]
         b.scaling.update(frames=[8, 16, 32], image_size=[128, 256, 384], batch=[4, 8, 16, 32])
         b.rollout.update(samples=300, context=1, horizon=7)
     else:  # tiny: every section in seconds
         c.data.global_batch = 2
         b.update(repeats=2, steps_per_run=1, matmul_size=256, reference=False, train_dtypes=["float32"],
-                 encoders=[("tiny", 2, 8, 32)], memory_batches=[2], planning_configs=[])
+                 encoders=[("tiny", 2, 8, 32), ("alexnet", 1, 2, 64)], memory_batches=[2], planning_configs=[])
         b.scaling.update(frames=[4, 8], image_size=[16, 32], batch=[2, 4])
         b.rollout.update(samples=4, horizon=3)
     with c.unlocked():

@@ -28,6 +28,7 @@ import jax  # noqa: E402
 from lawm_jax import checkpoint  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
 from lawm_jax.eval.run import evaluate  # noqa: E402
+from lawm_jax.models.encoder import frozen_params  # noqa: E402
 from lawm_jax.train.decoder import train_decoder  # noqa: E402
 from lawm_jax.train.lam import train  # noqa: E402
 from lawm_jax.world_model import WorldModel  # noqa: E402
@@ -99,12 +100,14 @@ def base_config(kind: str, arg: str | None = None):
 
 
 def shared_encoder(c) -> str:
-    """One frozen random encoder for every run under --root (the seed's), written once:
-    decoded predictions and cross-model comparisons need the same representation space."""
+    """One frozen encoder for every run under --root (the seed's random ViT, or a CNN
+    kind's pretrained weights), written once: decoded predictions and cross-model
+    comparisons need the same representation space."""
     path = os.path.join(ROOT.value, "encoder")
     if not os.path.exists(os.path.join(path, "encoder_config.json")):
         wm = WorldModel(validate(c))
-        checkpoint.save_encoder(path, wm.init(jax.random.key(c.seed))["encoder"], wm.config.encoder)
+        params = frozen_params(wm.config.encoder, lambda: wm.init(jax.random.key(c.seed))["encoder"])
+        checkpoint.save_encoder(path, params, wm.config.encoder)
     return path
 
 

@@ -40,7 +40,7 @@ ENCODER_CONFIG_FILE = "encoder_config.json"  # in an encoder checkpoint, beside 
 
 # Fields that fix the weights' shapes and meaning; mode, dtype, remat and scan are run-time
 # choices. Encoder checkpoints always hold the unrolled layout (layer_0 .. layer_N).
-ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
+ARCH_FIELDS = ("kind", "layer", "width", "depth", "num_heads", "mlp_hidden", "patch", "tubelet", "in_chans")
 
 
 def save_encoder(directory: str, params, cfg: EncoderConfig, write_config: bool = True) -> None:

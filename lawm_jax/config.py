@@ -14,9 +14,10 @@ from lawm_jax.data.pipeline import SOURCES, parse_mixture
 from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
+from lawm_jax.models.encoder import KINDS as ENCODER_KINDS
 from lawm_jax.models.encoder import MODES, EncoderConfig
 from lawm_jax.models.idm import IDMConfig
-from lawm_jax.models.lpips import NETS
+from lawm_jax.models.lpips import ALEXNET, NETS
 from lawm_jax.models.predictor import PredictorConfig
 from lawm_jax.world_model import CONDITIONINGS, WorldModelConfig
 
@@ -68,6 +69,14 @@ def world_model_config(config) -> WorldModelConfig:
     pred = _section(PredictorConfig, m.predictor, "model.predictor")
     bn = _section(BottleneckConfig, m.bottleneck, "model.bottleneck")
     check(enc.mode in MODES, "model.encoder.mode", enc.mode, f"must be one of {MODES}")
+    check(enc.kind in ENCODER_KINDS, "model.encoder.kind", enc.kind, f"must be one of {ENCODER_KINDS}")
+    if enc.kind == "alexnet":
+        check(1 <= enc.layer <= len(ALEXNET), "model.encoder.layer", enc.layer, f"must be in 1..{len(ALEXNET)}")
+        channels = ALEXNET[enc.layer - 1][0]
+        check(enc.width == channels, "model.encoder.width", enc.width,
+              f"must be {channels}, the channels of AlexNet's convolution {enc.layer}")
+        check(enc.mode == "per_frame", "model.encoder.mode", enc.mode, "must be 'per_frame' for AlexNet (frame by "
+              "frame)")
     for cfg, name in ((enc, "model.encoder"), (idm, "model.idm"), (pred, "model.predictor")):
         _check_transformer(cfg, name)
     check(bn.kind in KINDS, "model.bottleneck.kind", bn.kind, f"must be one of {KINDS}")
@@ -81,8 +90,9 @@ def world_model_config(config) -> WorldModelConfig:
     check(bn.codebook_size >= 2, "model.bottleneck.codebook_size", bn.codebook_size, "must be >= 2")
     check(bn.reset_every >= 1, "model.bottleneck.reset_every", bn.reset_every, "must be >= 1")
     size = config.data.image_size
-    check(size > 0 and size % enc.patch == 0, "data.image_size", size,
-           f"must be a positive multiple of model.encoder.patch={enc.patch}")
+    check(size > 0 and (enc.kind != "vit" or size % enc.patch == 0), "data.image_size", size,
+          f"must be a positive multiple of model.encoder.patch={enc.patch}")
+    check(min(enc.grid(size, size)) >= 1, "data.image_size", size, f"is too small for {enc.kind}'s layer {enc.layer}")
     frames = config.data.frames
     step_frames = enc.frames_per_step()
     check(frames % step_frames == 0, "data.frames", frames,

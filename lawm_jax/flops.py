@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from lawm_jax.models.lpips import alexnet_flops
 from lawm_jax.world_model import WorldModelConfig
 
 
@@ -43,7 +44,7 @@ def network_flops(cfg, tokens: int, sequences: int, modulation: int = 0) -> floa
 def train_step_flops(cfg: WorldModelConfig, batch: int, with_encoder: bool = True) -> dict:
     """Hand count of one LAM train step's matrix products, per network, and the total.
 
-    Encoder: forward only (frozen). IDM and predictor: forward + backward (3 x forward:
+    Encoder: forward only (frozen); a CNN kind's convolutions per frame. IDM and predictor: forward + backward (3 x forward:
     the backward computes gradients for inputs and weights). Embeddings and heads are
     included; elementwise work, the loss and the optimizer are not.
     """
@@ -51,7 +52,9 @@ def train_step_flops(cfg: WorldModelConfig, batch: int, with_encoder: bool = Tru
     enc, idm, pred = cfg.encoder, cfg.idm, cfg.predictor
     d = enc.width
     counts = {"encoder": 0.0, "idm": 0.0, "predictor": 0.0}
-    if with_encoder:  # else the batch holds cached states (the features job ran the encoder)
+    if with_encoder and enc.kind == "alexnet":  # its convolutions, frame by frame
+        counts["encoder"] = batch * cfg.frames * alexnet_flops(*cfg.image_size, enc.layer)
+    elif with_encoder:  # else the batch holds cached states (the features job ran the encoder)
         enc_seqs = batch * (cfg.frames if enc.mode == "per_frame" else 1)
         enc_tokens = n * (1 if enc.mode == "per_frame" else t)
         patch_in = enc.tubelet * enc.patch * enc.patch * enc.in_chans

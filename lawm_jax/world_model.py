@@ -48,7 +48,7 @@ class WorldModelConfig:
 
     @property
     def grid(self) -> tuple[int, int]:
-        return self.image_size[0] // self.encoder.patch, self.image_size[1] // self.encoder.patch
+        return self.encoder.grid(*self.image_size)
 
     @property
     def tokens(self) -> int:

@@ -53,3 +53,33 @@ def test_train_step_hand_count_agrees_with_xla():
     hand = train_step_flops(cfg, 3, with_encoder=False)
     assert hand["encoder"] == 0 and hand["idm"] > 0 and hand["predictor"] > 0
     np.testing.assert_allclose(hand["total"], xla, rtol=0.12)
+
+
+
+def taps_inside(n_in, kernel, stride, pad, n_out):
+    """Kernel taps that fall inside a 1-D input, summed over the outputs."""
+    return sum(0 <= o * stride - pad + t < n_in for o in range(n_out) for t in range(kernel))
+
+
+def test_xla_counts_the_alexnet_encoder_as_the_hand_count():
+    """AlexNet's five convolutions on 2 clips of 3 frames of 128 px (encoder kind
+    "alexnet"). The hand count is dense (every tap, the zero padding's too, as model FLOPs
+    count); XLA counts only the taps inside the frame: equal to that count, written out
+    here, plus under 1 % of elementwise work (ReLUs, pools)."""
+    from lawm_jax.models.encoder import EncoderConfig, VideoEncoder
+    from lawm_jax.models.lpips import ALEXNET
+    cfg = dataclasses.replace(tiny_world_model_config(), encoder=EncoderConfig.preset("alexnet"),
+                              image_size=(128, 128), frames=3)
+    video = jnp.ones((2, 3, 128, 128, 3))
+    encoder = VideoEncoder(cfg.encoder)
+    params = jax.eval_shape(encoder.init, jax.random.key(0), video)
+    xla = compiled_flops(jax.jit(encoder.apply).lower(params, video).compile())
+    hand = train_step_flops(cfg, 2)["encoder"]
+    inside, side, channels_in = 0, 128, 3
+    for k, (channels, kernel, stride, pad) in enumerate(ALEXNET):
+        side = (side - 3) // 2 + 1 if k in (1, 2) else side  # the max pools
+        out = (side + 2 * pad - kernel) // stride + 1
+        inside += 2 * taps_inside(side, kernel, stride, pad, out) ** 2 * channels_in * channels
+        side, channels_in = out, channels
+    assert inside * 6 <= xla <= 1.01 * inside * 6, (xla, inside * 6)
+    assert 0.8 * hand < inside * 6 < hand  # the padding's share at 128 px

@@ -61,6 +61,7 @@ PARSED_ONLY = {
 # Commands whose code path another test runs (regex on the command -> that test).
 COVERED = {
     r"configs/tiny\.py:noisy": "tests/test_main.py::test_train_then_resume_from_the_command_line",
+    r"encoder\.kind=alexnet": "tests/test_pretrained_encoder.py::test_every_video_job_on_the_pretrained_encoder",
     r"job=features|data\.source=features": "tests/test_main.py::test_features_job_then_training_on_them_from_the_command_line",
     r"--workdir=/tmp/lawm_(footage|video|shards)": "tests/train/test_training.py::test_training_on_decoded_video",
     r"prepare_videos\.py": "tests/data/test_prepare_videos.py::test_prepare_videos_indexes_and_reports",

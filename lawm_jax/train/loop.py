@@ -21,6 +21,7 @@ from lawm_jax.data.pipeline import config_batches
 from lawm_jax.data.trajectories import action_stats, read_trajectories
 from lawm_jax.errors import ConfigError
 from lawm_jax.flops import compiled_flops
+from lawm_jax.models.encoder import frozen_params
 from lawm_jax.train import distributed, optimizer, sharding
 from lawm_jax.train import metrics as metrics_lib
 from lawm_jax.world_model import WorldModel
@@ -28,15 +29,16 @@ from lawm_jax.world_model import WorldModel
 
 def prepare_encoder(config, wm: WorldModel, random_encoder: Callable[[], Any], workdir: str):
     """Frozen encoder weights: the converted checkpoint the config names, or (none named)
-    the seeded random init `random_encoder()`, saved once to WORKDIR/encoder so the run
-    can be reloaded. Returns (params, checkpoint path)."""
+    a CNN kind's pretrained weights or the ViT's seeded random init `random_encoder()`,
+    saved once to WORKDIR/encoder so the run can be reloaded. Returns (params, checkpoint
+    path)."""
     path = config.model.encoder_checkpoint or os.path.join(workdir, checkpoint.ENCODER_DIR)
     saved = os.path.exists(os.path.join(path, checkpoint.ENCODER_CONFIG_FILE))
     distributed.barrier("lawm:encoder")  # every process decides before any writes
     if config.model.encoder_checkpoint or saved:
         enc, _ = checkpoint.load_encoder(path, wm.config.encoder)
         return enc, path
-    params = random_encoder()
+    params = frozen_params(wm.config.encoder, random_encoder)
     checkpoint.save_encoder(path, params, wm.config.encoder, write_config=distributed.is_primary())
     return params, path
 

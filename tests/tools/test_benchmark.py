@@ -43,9 +43,12 @@ def test_command_writes_every_section(tmp_path):
     assert all(positive(r["flops_per_s"]) for r in sections["peak"])
     attn = sections["attention"]
     assert len(attn) == 6 and all(positive(r["ms"]) for r in attn)
-    enc = sections["encoder"][0]
-    # Hugging Face's encoder and ours ran on the same weights and input.
+    enc, cnn = sections["encoder"]
+    # Hugging Face's encoder and ours ran on the same weights and input; so did PyTorch's
+    # convolutions and the AlexNet kind.
     assert enc["max_abs_diff"] < 1e-3 and positive(enc["speedup"]) and enc["mode"] == "bidirectional"
+    assert cnn["encoder"] == "alexnet" and cnn["mode"] == "per_frame"
+    assert cnn["max_abs_diff"] < 1e-3 and positive(cnn["speedup"])
     step, grad = sections["train"]
     assert (step["what"], grad["what"]) == ("step", "forward+backward")
     for row in (step, grad):
