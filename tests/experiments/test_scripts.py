@@ -85,3 +85,18 @@ def test_encoder_choice_script(tmp_path):
     assert [(r["encoder"], r["image_size"]) for r in rows] == [("vit_per_frame", 32), ("alexnet_conv2_64", 64)]
     assert all(r["ratio"] == pytest.approx(r["model"] / r["copy_last"]) and r["copy_last"] > 0 for r in rows)
     assert "| alexnet_conv2_64 | 64 |" in report
+
+
+@pytest.mark.slow
+def test_latent_regime_script(tmp_path):
+    """Two rows, a few steps per model: each row scores both models on its training clips
+    and on unseen ones, and the gap is the share of the deterministic error removed."""
+    report, rows = script("latent_regime", str(tmp_path), "--variants=base,per_frame")
+    assert [(r["variant"], r["steps"]) for r in rows] == [("base", 4), ("per_frame", 4)]
+    for r in rows:
+        for split in ("train", "held_out"):
+            e = r[split]
+            assert e["gap"] == pytest.approx(1 - e["unconstrained"] / e["deterministic"])
+            assert 0 < e["unconstrained"] < e["copy_last"] * 1.1
+        assert r["train"]["copy_last"] != r["held_out"]["copy_last"]  # other clips
+    assert "| per_frame | 4 |" in report
