@@ -55,7 +55,6 @@ def test_train_step_hand_count_agrees_with_xla():
     np.testing.assert_allclose(hand["total"], xla, rtol=0.12)
 
 
-
 def taps_inside(n_in, kernel, stride, pad, n_out):
     """Kernel taps that fall inside a 1-D input, summed over the outputs."""
     return sum(0 <= o * stride - pad + t < n_in for o in range(n_out) for t in range(kernel))

@@ -38,14 +38,12 @@ ARCH_FIELDS = ("width", "depth", "num_heads", "mlp_hidden", "dtype", "remat", "s
 
 def decoder_config(config, wm_cfg: WorldModelConfig) -> DecoderConfig:
     """config.decoder's architecture, with the encoder's patch, tubelet and channels."""
-    enc = wm_cfg.encoder
+    enc, arch = wm_cfg.encoder, {k: config.decoder[k] for k in ARCH_FIELDS}
     if enc.kind == "vit":
-        return DecoderConfig(**{k: config.decoder[k] for k in ARCH_FIELDS}, patch=enc.patch,
-                             tubelet=enc.frames_per_step(), in_chans=enc.in_chans)
+        return DecoderConfig(**arch, patch=enc.patch, tubelet=enc.frames_per_step(), in_chans=enc.in_chans)
     (height, width), (gh, gw) = wm_cfg.image_size, wm_cfg.grid
     patch = max(-(-height // gh), -(-width // gw))  # the least patch whose grid covers the frame
-    return DecoderConfig(**{k: config.decoder[k] for k in ARCH_FIELDS}, patch=patch, tubelet=1,
-                         in_chans=enc.in_chans, out_height=height, out_width=width)
+    return DecoderConfig(**arch, patch=patch, tubelet=1, in_chans=enc.in_chans, out_height=height, out_width=width)
 
 
 def decoder_loss(decoder: PixelDecoder, params, states, video, lpips_params=None, perceptual_weight=0.0):
