@@ -59,9 +59,17 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.model.conditioning = "latent"  # or "actions": the action-conditioned baseline (configs/arm.py:actions)
 
     c.data = ml_collections.ConfigDict()
-    c.data.source = "video"   # or "shapes" (data/synthetic.py), "shards", "trajectories", "tfds",
+    c.data.source = "video"   # or "shapes" (data/synthetic.py), "scenes", "shards", "trajectories", "tfds",
     # "features" (encoder states cached by job=features: no encoder in the train step)
     c.data.num_clips = 512    # shapes only
+    # scenes (data/scenes.py): procedural clips over photographs (data.path: "skimage" or a
+    # folder of images), each drawn from (seed, clip number); `clips` numbers in the stream,
+    # `holdout` the photographs never in training (as data.holdout; evaluation draws unseen
+    # clips over them), `change` the chance per step that an agent's velocity is redrawn.
+    c.data.scenes = ml_collections.ConfigDict(dict(
+        clips=1_000_000, holdout="fraction:0.25", change=1.0, min_agents=1, max_agents=3,
+        agent_size=(0.25, 0.45), max_speed=0.08, stop=0.15, appear=0.25, camera_still=0.3,
+        camera_speed=0.03, camera_zoom=0.02, camera_turn=0.03, exogenous=0.5))
     c.data.path = BUNDLED_FOOTAGE  # video: folder (recursive) or list file; shards: make_shards output
     c.data.mixture = ""       # e.g. "shards:/data/yt=0.9,shards:/data/droid=0.1"; overrides source/path
     # video: videos kept out of training for the evaluate job: names or glob patterns,

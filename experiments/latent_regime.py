@@ -30,6 +30,7 @@ from absl import app, flags
 
 import common
 from configs import tiny
+from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.eval.capacity import one_step_error
 from lawm_jax.progress import quiet_library_logs
@@ -47,16 +48,28 @@ VARIANTS = {  # row -> (config changes, steps factor)
     "clips_8192": ({"data.num_clips": 8192}, 1),
     "clips_8192_x3": ({"data.num_clips": 8192}, 3),
     "clips_8192_x10": ({"data.num_clips": 8192}, 10),
+    "steps_x10": ({}, 10),
+    "change_0.5": ({"data.scenes.change": 0.5}, 1),
+    "change_0": ({"data.scenes.change": 0.0}, 1),
 }
-ROWS = flags.DEFINE_list("variants", list(VARIANTS), f"which of {list(VARIANTS)}")
+DEFAULT_ROWS = {"shapes": ["base", "steps_x3", "lr_x3", "no_residual", "latent_64", "width_128", "per_frame",
+                           "clips_8192", "clips_8192_x3", "clips_8192_x10"],
+                "scenes": ["base", "steps_x3", "lr_x3", "latent_64", "per_frame", "change_0.5", "change_0",
+                           "steps_x10"]}
+SOURCE = flags.DEFINE_enum("source", "shapes", list(DEFAULT_ROWS), "moving shapes, or scenes over photographs")
+ROWS = flags.DEFINE_list("variants", [], f"which of {list(VARIANTS)} (default: the source's rows)")
 EVAL_CLIPS = 256
+WHAT = {"shapes": "moving shapes", "scenes": "scenes over photographs (train: unseen clips over the training "
+        "photographs; held-out: over the held-out photographs)"}
 
 
 def variant_config(name: str, kind: str):
     """The tiny config on moving shapes with this row's changes."""
     c = tiny.get_config(kind)
     changes, factor = VARIANTS[name]
-    c.data.source = "shapes"
+    c.data.source = SOURCE.value
+    if SOURCE.value == "scenes":
+        c.data.path = "skimage"
     c.seed = common.SEED.value
     c.train.steps = (common.STEPS.value or c.train.steps) * factor
     c.train.progress_bar = False
@@ -73,11 +86,17 @@ def variant_config(name: str, kind: str):
 def errors(name: str, kind: str) -> dict:
     """One-step L1 on training clips and unseen clips, and copying the last state on each."""
     c = variant_config(name, kind)
-    wm, params, _ = train(c, os.path.join(common.ROOT.value, f"{name}_{kind}"))
-    shapes = ShapesConfig(num_clips=c.data.num_clips, frames=c.data.frames, image_size=c.data.image_size,
-                          frames_per_step=wm.config.encoder.frames_per_step())
-    seen = moving_shapes(shapes, seed=c.seed)[0][:EVAL_CLIPS]  # the training set's (the run's seed)
-    unseen = moving_shapes(shapes, seed=10_000 + c.seed)[0][:EVAL_CLIPS]
+    prefix = "" if SOURCE.value == "shapes" else f"{SOURCE.value}_"
+    wm, params, _ = train(c, os.path.join(common.ROOT.value, f"{prefix}{name}_{kind}"))
+    q = wm.config.encoder.frames_per_step()
+    if SOURCE.value == "scenes":  # unseen scenes over the training photographs, and over held-out ones
+        seen = evaluation_clips(c.data, q, c.seed, split="train", max_clips=EVAL_CLIPS)[0]
+        unseen = evaluation_clips(c.data, q, c.seed, split="holdout", max_clips=EVAL_CLIPS)[0]
+    else:
+        shapes = ShapesConfig(num_clips=c.data.num_clips, frames=c.data.frames, image_size=c.data.image_size,
+                              frames_per_step=q)
+        seen = moving_shapes(shapes, seed=c.seed)[0][:EVAL_CLIPS]  # the training set's (the run's seed)
+        unseen = moving_shapes(shapes, seed=10_000 + c.seed)[0][:EVAL_CLIPS]
     return {"train": one_step_error(wm, params, seen), "held_out": one_step_error(wm, params, unseen),
             "steps": c.train.steps}
 
@@ -86,7 +105,7 @@ def main(argv):
     del argv
     quiet_library_logs()
     rows = []
-    for name in ROWS.value:
+    for name in ROWS.value or DEFAULT_ROWS[SOURCE.value]:
         det, unc = errors(name, "deterministic"), errors(name, "unconstrained")
         row = {"variant": name, "steps": det["steps"]}
         for split in ("train", "held_out"):
@@ -97,13 +116,14 @@ def main(argv):
     header = ["variant", "steps"] + [f"{col} ({split})" for split in ("train", "held-out")
                                      for col in ("deterministic", "unconstrained", "copy_last", "gap")]
     body = [f"`{common.command_line()}`", "",
-            "One-step representation L1 with IDM latents on moving shapes (tiny config, one seed); "
+            f"One-step representation L1 with IDM latents on {WHAT[SOURCE.value]} (tiny config, one seed); "
             "gap = 1 - unconstrained / deterministic.", "",
             common.table(header, [[r["variant"], r["steps"]] + [r[s][k] for s in ("train", "held_out")
                                                                   for k in ("deterministic", "unconstrained",
                                                                             "copy_last", "gap")]
                                   for r in rows])]
-    path = common.write_report("latent_regime", "When the latent action matters", "\n".join(body), rows)
+    name = "latent_regime" + ("" if SOURCE.value == "shapes" else f"_{SOURCE.value}")
+    path = common.write_report(name, "When the latent action matters", "\n".join(body), rows)
     print(open(path).read())
 
 

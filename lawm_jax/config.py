@@ -11,6 +11,7 @@ import os
 
 from lawm_jax.checkpoint import ENCODER_CONFIG_FILE, WORLD_MODEL_FILE
 from lawm_jax.data.pipeline import SOURCES, parse_mixture
+from lawm_jax.data.scenes import BUILTIN as SCENES_BUILTIN
 from lawm_jax.errors import ConfigError, DataError
 from lawm_jax.models.bottlenecks import KINDS, BottleneckConfig
 from lawm_jax.models.controller import KINDS as CONTROLLER_KINDS
@@ -117,6 +118,15 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
     if d.source == "shapes":
         check(d.num_clips >= d.global_batch, "data.num_clips", d.num_clips,
                f"must be >= data.global_batch={d.global_batch}")
+    if d.source == "scenes" or "scenes:" in d.mixture:
+        sc = d.scenes
+        check(sc.clips >= d.global_batch, "data.scenes.clips", sc.clips, f"must be >= data.global_batch={d.global_batch}")
+        for field in ("change", "stop", "appear", "camera_still", "exogenous"):
+            check(0 <= sc[field] <= 1, f"data.scenes.{field}", sc[field], "is a probability: must be in [0, 1]")
+        check(0 <= sc.min_agents <= sc.max_agents, "data.scenes.min_agents", sc.min_agents,
+              f"must be in [0, data.scenes.max_agents={sc.max_agents}]")
+        check(0 < sc.agent_size[0] <= sc.agent_size[1] <= 1, "data.scenes.agent_size", tuple(sc.agent_size),
+              "must be (low, high) with 0 < low <= high <= 1 (shares of the frame)")
     if d.mixture:
         try:
             parse_mixture(d.mixture)
@@ -124,6 +134,7 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
             raise ConfigError(str(e)) from None
     elif d.source != "shapes" and config.job != "plan":  # plan reads plan.path
         check(bool(d.path), "data.path", d.path, "must name a folder or list file of videos (video), "
+               "a folder of photographs or 'skimage' (scenes), "
                "a shard folder (shards), a trajectory folder (trajectories), a TFDS dataset "
                "version folder (tfds) or a features job's WORKDIR/features (features)")
         check(d.fps > 0, "data.fps", d.fps, "must be > 0")
@@ -187,8 +198,10 @@ def check_paths(config) -> None:
             check(os.path.exists(os.path.join(path, inside)), field, path, f"has no {inside}; {what}")
 
     reads_data = {"train", "features", "decoder", "controller"} | ({"evaluate"} if not config.eval.path else set())
-    if job in reads_data and not d.mixture and d.source != "shapes" and d.path:
+    if job in reads_data and not d.mixture and d.source != "shapes" and d.path and not (
+            d.source == "scenes" and d.path == SCENES_BUILTIN):
         kinds = {"video": "a folder or list file of videos", "shards": "a folder from tools/make_shards.py",
+                 "scenes": f"a folder of photographs, or {SCENES_BUILTIN!r} for scikit-image's",
                  "trajectories": "a folder from tools/make_trajectories.py", "tfds": "a TFDS dataset version "
                  "folder", "features": "a features job's WORKDIR/features"}
         exists("data.path", d.path, f"point it at {kinds.get(d.source, 'your data')} (data.source={d.source!r})")

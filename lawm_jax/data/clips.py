@@ -98,22 +98,24 @@ def _stamp(path: str):
 SPLITS = ("all", "train", "holdout")
 
 
-def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list[str]:
+def split_videos(videos: list[str], path: str, holdout: str, split: str, field: str = "config.data.holdout",
+                 noun: str = "video") -> list[str]:
     """The videos of one split: `holdout` is a comma-separated list of file names or glob
     patterns (relative to the folder or list file `path`, or bare file names) of the
     videos kept out of training, or "fraction:F" for a fixed pseudo-random share F of
     the videos (chosen by a hash of each relative path: the same on every machine, and a
     video keeps its side when others are added); split "train" drops them, "holdout"
     keeps only them, "all" keeps every video. Splitting by video, never by clip, keeps
-    every window of a held-out video out of training."""
+    every window of a held-out video out of training. `field` and `noun` name the setting
+    and the files in errors (the scenes source splits photographs the same way)."""
     if split not in SPLITS:
         raise DataError(f"split {split!r}: use one of {SPLITS}")
     patterns = [p.strip() for p in holdout.split(",") if p.strip()]
     if split == "all" or (split == "train" and not patterns):
         return videos
     if not patterns:
-        raise DataError(f"no held-out videos: set config.data.holdout to the names (or glob patterns) "
-                        f"of videos under {path} to evaluate on, e.g. {os.path.basename(videos[-1])!r}")
+        raise DataError(f"no held-out {noun}s: set {field} to the names (or glob patterns) "
+                        f"of {noun}s under {path} to evaluate on, e.g. {os.path.basename(videos[-1])!r}")
     base = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     names = {v: (os.path.relpath(v, base), os.path.basename(v)) for v in videos}
     held = set()
@@ -124,21 +126,21 @@ def split_videos(videos: list[str], path: str, holdout: str, split: str) -> list
             except ValueError:
                 share = -1.0
             if not 0 < share < 1:
-                raise DataError(f"config.data.holdout item {pattern!r}: write fraction:F with 0 < F < 1")
+                raise DataError(f"{field} item {pattern!r}: write fraction:F with 0 < F < 1")
             held |= {v for v, ns in names.items() if _unit_hash(ns[0]) < share}
             continue
         hits = {v for v, ns in names.items() if any(fnmatch.fnmatchcase(n, pattern) for n in ns)}
         if not hits:
             examples = ", ".join(sorted(n[0] for n in names.values())[:8])
-            raise DataError(f"config.data.holdout pattern {pattern!r} matches no video under {path} "
-                            f"(videos: {examples})")
+            raise DataError(f"{field} pattern {pattern!r} matches no {noun} under {path} "
+                            f"({noun}s: {examples})")
         held |= hits
     chosen = [v for v in videos if (v in held) == (split == "holdout")]
     if not chosen and split == "holdout":
-        raise DataError(f"config.data.holdout={holdout!r} selects none of the {len(videos)} videos under "
+        raise DataError(f"{field}={holdout!r} selects none of the {len(videos)} {noun}s under "
                         f"{path}: name some, or raise the fraction")
     if not chosen:
-        raise DataError(f"config.data.holdout={holdout!r} holds out every video under {path}: "
+        raise DataError(f"{field}={holdout!r} holds out every {noun} under {path}: "
                         "nothing is left to train on")
     return chosen
 

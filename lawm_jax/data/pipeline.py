@@ -18,6 +18,7 @@ import grain
 import numpy as np
 
 from lawm_jax.data.clips import ClipSpec, CropFrames, build_index, clip_source
+from lawm_jax.data.scenes import scenes_dataset
 from lawm_jax.data.shards import RandomFlip, feature_dataset, shard_dataset
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes, shapes_dataset
 from lawm_jax.data.trajectories import action_stats, normalize_actions, trajectory_windows
@@ -82,6 +83,10 @@ def _video(r: Read):
     return clip_source(index, spec, r.train)
 
 
+def _scenes(r: Read):  # procedural clips over photographs: every clip drawn from (seed, number)
+    return scenes_dataset(r.data, r.path, r.seed, r.frames_per_step, r.split, r.report)
+
+
 def _shards(r: Read):
     records = shard_dataset(r.path, r.data.frames, r.data.image_size)
     return records, RandomFlip() if (r.train and r.data.flip) else None
@@ -127,6 +132,7 @@ class Source:
 SOURCES = {
     "shapes": Source(_shapes, mixable=False),
     "video": Source(_video),
+    "scenes": Source(_scenes),
     "shards": Source(_shards),
     "trajectories": Source(_trajectories, actions=True),
     "tfds": Source(_tfds),
@@ -225,7 +231,9 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
     Where they come from: `path` (all of it, read as data_cfg.source) if given; else the
     videos data_cfg.holdout names (video source; split="train" reads the training videos
     instead, to measure the generalisation gap); else, for the procedural shapes, clips
-    drawn with another seed than training's (split="train": with training's seed).
+    drawn with another seed than training's (split="train": with training's seed); for
+    the scenes, clips drawn with another seed over data.scenes.holdout's photographs
+    (split="train": over the training photographs: unseen scenes, seen photographs).
     `stride` (seconds, video only) spaces the windows (0: back to back); `max_clips` > 0
     keeps that many, evenly spread.
     """
@@ -234,6 +242,10 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
                                               image_size=data_cfg.image_size, frames_per_step=frames_per_step),
                                  seed=seed if split == "train" else 10_000 + seed)
         return video, np.arange(len(video))
+    if data_cfg.source == "scenes" and not path:  # unseen generator seeds over the split's photographs
+        records, draw = scenes_dataset(data_cfg, data_cfg.path, 10_000 + seed, frames_per_step, split,
+                                       clips=max_clips or 64)
+        return np.stack([draw.random_map(i, None)["video"] for i in range(len(records))]), np.arange(len(records))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
     if data_cfg.source == "features":
