@@ -127,7 +127,8 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
         path="", stride=0.5, max_clips=64, batch=16,
         split="holdout",  # or "train": the training videos (WORKDIR/eval_train), for the generalisation gap
         decoder="",       # a decoder job's WORKDIR (same encoder): pixel metrics and pictures
-        context=1,        # transfer: real context steps; the rest of the clip is predicted
+        context=1,        # pictures: real context steps; the rest of the clip is predicted
+        transfer_seconds=2.0,  # transfer: seconds predicted (the paper's 2 s) after the clip's earlier steps
         pictures=4,       # rollout pictures (PNG + GIF; decoded frames with a decoder, else states as colours)
         sgld_steps=1000, sgld_step_size=0.01))  # sampling of sparse latents
 

@@ -309,7 +309,7 @@ class CropFrames(grain.transforms.RandomMap):
         self.spec, self.train = spec, train
 
     def random_map(self, element, rng: np.random.Generator):
-        return {"video": crop_frames(element["video"], self.spec, rng if self.train else None)}
+        return {**element, "video": crop_frames(element["video"], self.spec, rng if self.train else None)}
 
 
 def cache_size(source_hw, size: int) -> tuple[int, int]:

@@ -102,7 +102,8 @@ def _trajectories(r: Read):  # without actions: latent actions are learnt withou
     if r.with_actions:  # no flips: a mirrored frame would need a mirrored action
         stats = action_stats(r.path)
         return windows.map(lambda w: {"video": w["video"], "actions": normalize_actions(w["actions"], stats)}), None
-    records = windows.map(lambda w: {"video": w["video"]})
+    keep = ("video",) if r.train else ("video", "episode")  # evaluation pairs windows of other episodes
+    records = windows.map(lambda w: {key: w[key] for key in keep})
     return records, RandomFlip() if (r.train and d.flip) else None
 
 
@@ -111,7 +112,9 @@ def _tfds(r: Read):  # RLDS episodes; every frame_step-th step, cropped like vid
     t, k = r.data.tfds, r.data.tfds.frame_step
     episodes = EpisodeSource(r.path, t.split, t.image_key, t.action_key)
     windows = episode_windows(episodes, frames=(r.data.frames - 1) * k + 1, stride=r.data.frames * k)
-    return windows.map(lambda w: {"video": w["video"][::k]}), CropFrames(clip_spec(r.data), r.train)
+    keep = ("video",) if r.train else ("video", "episode")  # evaluation pairs windows of other episodes
+    return windows.map(lambda w: {key: w[key][::k] if key == "video" else w[key] for key in keep}), \
+        CropFrames(clip_spec(r.data), r.train)
 
 
 def _features(r: Read):  # encoder outputs cached by the features job: {"states": (T, N, D)}
@@ -139,6 +142,8 @@ SOURCES = {
     "features": Source(_features, mixable=False),
 }
 MIXABLE = tuple(k for k, v in SOURCES.items() if v.mixable)
+# Sources whose held-out data can only come from config.eval.path (no split by video).
+NO_HOLDOUT = ("shards", "trajectories", "tfds")
 
 
 def source_dataset(data_cfg, seed: int, frames_per_step: int, train: bool = True,
@@ -228,7 +233,8 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
     """Held-out clips for evaluation, in a fixed order: (uint8 video (M, F, H, W, C),
     video number of each clip (M,)), centre crops without flips.
 
-    Where they come from: `path` (all of it, read as data_cfg.source) if given; else the
+    Where they come from: `path` (all of it, read as data_cfg.source) if given (shards,
+    trajectories and tfds have no held-out split: they need it, unless split="train"); else the
     videos data_cfg.holdout names (video source; split="train" reads the training videos
     instead, to measure the generalisation gap); else, for the procedural shapes, clips
     drawn with another seed than training's (split="train": with training's seed); for
@@ -248,6 +254,10 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
         return np.stack([draw.random_map(i, None)["video"] for i in range(len(records))]), np.arange(len(records))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
+    if data_cfg.source in NO_HOLDOUT and not path and split == "holdout":
+        raise DataError(f"config.data.source={data_cfg.source!r} has no held-out split, so evaluating would score "
+                        "training clips: set config.eval.path to held-out data of that source (or eval.split=train "
+                        "to score the training data on purpose)")
     if data_cfg.source == "features":
         raise DataError("evaluation needs the clips themselves, not cached features: set config.data.source "
                         "and data.path to the videos (or shards) the features came from")
@@ -257,10 +267,12 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
                                      report=report, split="all" if path else split, spec=spec)
     n = len(records)
     keep = np.unique(np.linspace(0, n - 1, max_clips).round().astype(int)) if 0 < max_clips < n else np.arange(n)
-    video = np.stack([(decode.random_map(records[int(i)], None) if decode is not None else records[int(i)])["video"]
-                      for i in keep])
+    clips = [decode.random_map(records[int(i)], None) if decode is not None else records[int(i)] for i in keep]
+    video = np.stack([c["video"] for c in clips])
     if decode is not None and hasattr(decode, "index"):  # video: the file each window comes from
         ids = np.array([decode.index.clips[int(records[int(i)])][0] for i in keep])
+    elif "episode" in clips[0]:  # trajectories, tfds: windows of one episode overlap
+        ids = np.array([c["episode"] for c in clips])
     else:
         ids = keep
     return video, ids

@@ -243,13 +243,15 @@ class EpisodeWindows:
         return episode, int(n - self.first[episode]) * self.stride
 
     def __getitem__(self, n: int) -> dict[str, np.ndarray]:
-        return self.source.window(*self.locate(n), self.frames)
+        episode, start = self.locate(n)
+        return {**self.source.window(episode, start, self.frames), "episode": episode}
 
 
 def episode_windows(source: EpisodeSource, frames: int, stride: int | None = None,
                     lengths: Sequence[int] | None = None) -> grain.MapDataset:
     """MapDataset of training clips {"video": uint8 (frames, H, W, 3), "actions": float32
-    (frames - 1, A)}; see EpisodeSource.window for which action goes with which frames.
+    (frames - 1, A), "episode": its number}; see EpisodeSource.window for which action goes
+    with which frames.
 
     stride: steps between window starts (None: frames, back to back). lengths: steps per
     episode if already known; otherwise they are counted once (see EpisodeSource.lengths).

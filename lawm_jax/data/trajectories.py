@@ -103,7 +103,7 @@ def trajectory_windows(path: str, frames: int, size: int | None = None, fps: flo
     """Every window of `frames` consecutive frames (starts `stride` apart) of every episode.
 
     Elements: {"video": (frames, H, W, 3) uint8, "actions": (frames - 1, A), "states":
-    (frames, S)}, actions[i] taking video[i] to video[i + 1]. `size` and `fps`, if given,
+    (frames, S), "episode": its number}, actions[i] taking video[i] to video[i + 1]. `size` and `fps`, if given,
     must match what the folder holds. repeat > 1 duplicates every frame that many times
     (video (frames * repeat, ...)): the paper's frame duplication, so that an encoder
     whose tubelet spans `repeat` frames gives one state per real frame and one real
@@ -126,7 +126,7 @@ def trajectory_windows(path: str, frames: int, size: int | None = None, fps: flo
         ep = episodes[e]
         return {"video": np.repeat(ep["frames"][s:s + frames], repeat, axis=0),
                 "actions": ep["actions"][s:s + frames - 1],
-                "states": ep["states"][s:s + frames]}
+                "states": ep["states"][s:s + frames], "episode": e}
 
     return grain.MapDataset.range(len(starts)).map(window)
 

@@ -38,7 +38,7 @@ from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage
 from lawm_jax.eval.pictures import rollout_examples, write_pictures
 from lawm_jax.eval.sampling import latent_sampling
-from lawm_jax.eval.transfer import transfer
+from lawm_jax.eval.transfer import transfer, transfer_steps
 from lawm_jax.models.lpips import load_for_run
 from lawm_jax.progress import progress_bar
 
@@ -82,7 +82,14 @@ def evaluate(config, workdir: str) -> dict:
     if decode is not None and lpips_params is None:
         notices.append(f"pixel L1, PSNR and SSIM only: {lpips_used}")
 
-    ctx = _Context(model, video, ids, q, config, decode, lpips_params, out_dir, notices)
+    def clips(frames: int):  # the same held-out clips, `frames` long
+        cfg = data_cfg.copy_and_resolve_references()
+        with cfg.unlocked():
+            cfg.frames = frames
+        return evaluation_clips(cfg, q, config.seed, config.eval.path, config.eval.stride, config.eval.max_clips,
+                                config.eval.split)
+
+    ctx = _Context(model, video, ids, q, config, decode, lpips_params, out_dir, notices, clips)
     results = {}
     for i, kind in enumerate(kinds):  # one bar over the evaluations: each takes seconds to minutes
         progress_bar(i, len(kinds), f"evaluating: {kind}")
@@ -109,7 +116,8 @@ def evaluate(config, workdir: str) -> dict:
 class _Context:
     """What every evaluation reads: the run's model, the held-out clips (and the video each
     came from), frames per state, the job's config, the decoder and LPIPS weights (None
-    when absent), where pictures go, and the notices to report."""
+    when absent), where pictures go, the notices to report, and clips(frames): the held-
+    out clips read again at another length."""
     model: object
     video: np.ndarray
     ids: np.ndarray
@@ -119,6 +127,7 @@ class _Context:
     lpips: object
     out_dir: str
     notices: list
+    clips: object
 
 
 def _capacity(c: _Context):
@@ -134,7 +143,15 @@ def _leakage(c: _Context):
 
 
 def _transfer(c: _Context):
-    return transfer(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.batch, c.decode, c.lpips)
+    """The paper's horizon: eval.transfer_seconds predicted after every earlier step of
+    the clip; clips too short for one context step are read again, longer."""
+    horizon = transfer_steps(c.config.eval.transfer_seconds, c.config.data.fps, c.q)
+    video, ids = c.video, c.ids
+    if video.shape[1] // c.q < horizon + 1:
+        video, ids = c.clips((horizon + 1) * c.q)
+    result = transfer(c.model, video, ids, c.q, video.shape[1] // c.q - horizon, c.config.eval.batch, c.decode,
+                      c.lpips)
+    return {**result, "predicted_seconds": horizon * c.q / c.config.data.fps}
 
 
 def _pictures(c: _Context):
@@ -182,6 +199,7 @@ def check_eval(e) -> list[str]:
         check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
     check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
     check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
+    check(e.transfer_seconds > 0, "eval.transfer_seconds", e.transfer_seconds, "must be > 0 (the paper: 2.0)")
     return kinds
 
 
@@ -198,7 +216,8 @@ def results_table(summary: dict) -> str:
                  f"×{leak['copy_last'][m]['ratio']:.2f} |" for m, r in leak["model"].items()]
     trans = summary.get("transfer")
     if trans:
-        rows += [f"| transfer (cycled / original error) | {m} | ×{v:.2f} | |" for m, v in trans["ratio"].items()]
+        rows += [f"| transfer (cycled / original error, {trans['predicted_seconds']:g} s) | {m} | ×{v:.2f} | |"
+                 for m, v in trans["ratio"].items()]
     samp = summary.get("sampling")
     if samp:
         rows += [f"| sampling (separability, 0.5 = same) | - | {samp['separability']:.3f} | |"]

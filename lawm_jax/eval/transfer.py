@@ -29,6 +29,11 @@ def cycle(model, states_a, states_b, context: int = 1):
     return a_original, a_transfer, b_pred
 
 
+def transfer_steps(seconds: float, fps: float, frames_per_step: int) -> int:
+    """Steps a transfer predicts: `seconds` of video (the paper: 2 s) at `fps`, at least one."""
+    return max(1, round(seconds * fps / frames_per_step))
+
+
 def check_context(context: int, steps: int) -> None:
     """A rollout needs at least one real step and one to predict."""
     if not 1 <= context < steps:

@@ -102,3 +102,20 @@ def test_action_statistics_are_written_and_normalisation_round_trips(folder):
     # A folder written before the statistics were kept: computed from its episodes.
     (folder / "trajectories.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "action_stats"}))
     np.testing.assert_allclose(action_stats(str(folder))["std"], stats["std"], rtol=1e-6)
+
+
+def test_evaluation_never_scores_training_windows_nor_pairs_one_episodes_windows(folder):
+    from configs import tiny
+    from lawm_jax.data.pipeline import evaluation_clips
+    from lawm_jax.eval.leakage import partners
+    c = tiny.get_config()
+    c.data.update(source="trajectories", path=str(folder), holdout="", frames=3, image_size=8, fps=4.0)
+    with pytest.raises(DataError, match=r"'trajectories' has no held-out split.*config\.eval\.path"):
+        evaluation_clips(c.data, 1, seed=0)
+    # Held-out data named, or the training data asked for on purpose: windows with their episode.
+    for kwargs in ({"path": str(folder)}, {"split": "train"}):
+        video, ids = evaluation_clips(c.data, 1, seed=0, **kwargs)
+        assert len(video) == 6
+        np.testing.assert_array_equal(ids, video[:, 0, 0, 0, 0] // 10)  # frame t of episode e holds 10 e + t
+        pair = partners(ids)
+        assert (ids[pair] != ids).all()  # overlapping windows of one episode are never partners

@@ -53,7 +53,10 @@ def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch,
     assert set(summary["capacity"]) == {"model", "copy_last", "clips"}
     assert set(summary["capacity"]["model"]) == {"repr_l1"}
     assert summary["leakage"]["cut_step"] == 2 and len(summary["leakage"]["model"]["repr_l1"]["profile"]) == 3
-    assert summary["transfer"]["predicted_steps"] == 3 and summary["transfer"]["ratio"]["repr_l1"] > 0
+    # The paper's 2 s horizon: 4 steps at 4 fps, after one context step of clips read 5 steps long.
+    assert summary["transfer"]["predicted_steps"] == 4 and summary["transfer"]["context_steps"] == 1
+    assert summary["transfer"]["predicted_seconds"] == 2.0 and summary["transfer"]["ratio"]["repr_l1"] > 0
+    assert "| transfer (cycled / original error, 2 s) | repr_l1 |" in caplog.text
     assert summary["sampling"]["sgld_steps"] == 50 and 0 <= summary["sampling"]["separability"] <= 1
     assert results["sampling"]["inferred"].shape == (8 * 3, 16)  # 8 clips x 3 transitions
     for name in ("leakage_profile.png", "latent_embedding.png"):

@@ -10,7 +10,7 @@ from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage, partners, splice
 from lawm_jax.eval.sampling import separability
 from lawm_jax.eval.pictures import ROWS, rollout_examples
-from lawm_jax.eval.transfer import cycle, transfer
+from lawm_jax.eval.transfer import cycle, transfer, transfer_steps
 
 Q = 2  # frames per step
 
@@ -113,6 +113,12 @@ def test_transfer_of_exact_actions_is_lossless_and_of_no_actions_costs_nothing()
     result = transfer(FakeModel("copy"), video, ids, Q, context=2, batch_size=4)
     assert result["ratio"]["repr_l1"] == 1.0 and result["predicted_steps"] == 2
     np.testing.assert_allclose(result["original"]["repr_l1"], result["copy_last"]["repr_l1"], rtol=1e-6)
+
+
+def test_the_transfer_predicts_the_papers_two_seconds():
+    assert transfer_steps(2.0, 4.0, 2) == 4      # the paper: 8 frames, 4 latent steps
+    assert transfer_steps(2.0, 4.0, 1) == 8      # one state per frame
+    assert transfer_steps(0.1, 4.0, 2) == 1      # at least one step
 
 
 def test_separability():
