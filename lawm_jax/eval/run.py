@@ -177,6 +177,11 @@ def _sampling(c: _Context):
                                for i in range(0, len(c.video), batch)]).reshape(-1, cfg.latent_dim)
     result = latent_sampling(cfg, inferred, jax.random.key(c.config.seed), model.params["bottleneck"].get("codebook"),
                              c.config.eval.sgld_steps, c.config.eval.sgld_step_size)
+    if not result.get("sgld_converged", True):
+        c.notices.append(f"sampling: the Langevin chains had not converged (their mean |z| still moved "
+                         f"{result['sgld_drift']:.2f} spreads over the second half; one scale length of the "
+                         f"target takes ~{result['sgld_scale_steps']:.0e} steps at this step size): the samples "
+                         "are nearer their start than the prior; raise eval.sgld_steps or eval.sgld_step_size")
     plots.latent_embedding({"inferred (held out)": result["inferred"], "sampled": result["sampled"]},
                            os.path.join(c.out_dir, "latent_embedding.png"),
                            f"{cfg.kind} latents: inferred vs sampled (PCA)")

@@ -24,21 +24,39 @@ def sparse_energy(z, cfg: BottleneckConfig):
     return cfg.l2 * hinge + cfg.l1 * jnp.sum(jnp.abs(z), -1)
 
 
-def sgld(rng, energy, z0, steps: int = 1000, step_size: float = 1e-2, temperature: float = 1.0):
-    """Langevin samples of exp(-energy(z) / temperature), one chain per row of z0 (N, D)."""
+def sgld(rng, energy, z0, steps: int = 1000, step_size: float = 1e-2, temperature: float = 1.0,
+         trace: bool = False):
+    """Langevin samples of exp(-energy(z) / temperature), one chain per row of z0 (N, D);
+    with `trace`, also every step's |z| per chain (steps, N), for ensemble_drift."""
     grad = jax.grad(lambda z: jnp.sum(energy(z)) / temperature)
 
     def update(z, key):
         noise = jax.random.normal(key, z.shape, z.dtype)
-        return z - 0.5 * step_size * grad(z) + jnp.sqrt(step_size) * noise, None
+        z = z - 0.5 * step_size * grad(z) + jnp.sqrt(step_size) * noise
+        return z, jnp.linalg.norm(z, axis=-1) if trace else None
 
-    z, _ = jax.lax.scan(update, z0, jax.random.split(rng, steps))
-    return z
+    z, norms = jax.lax.scan(update, z0, jax.random.split(rng, steps))
+    return (z, norms) if trace else z
+
+
+def ensemble_drift(trace) -> float:
+    """How far the chains' distribution still moves: the change of the mean |z| over the
+    chains from the run's midpoint to its end, in units of |z|'s spread across chains at
+    the end; trace (steps, chains) from sgld. Near 0 once the ensemble is stationary (the
+    chains are independent, and only their final states are used as samples); large while
+    the chains still diffuse, as on a distribution far wider than their steps have covered."""
+    x = np.asarray(trace, np.float64)
+    end, mid = x[-1], x[x.shape[0] // 2]
+    return float(abs(end.mean() - mid.mean()) / max(end.std(), 1e-12))
+
+
+DRIFT_CONVERGED = 0.1
 
 
 def sample_latents(rng, cfg: BottleneckConfig, n: int, codebook=None, usage=None, steps: int = 1000,
-                   step_size: float = 1e-2):
-    """n latent actions (n, D) for the bottleneck `cfg`.
+                   step_size: float = 1e-2, trace: bool = False):
+    """n latent actions (n, D) for the bottleneck `cfg` (sparse with `trace`: and the
+    chains' |z| per step, see sgld).
 
     vq needs the codebook; with `usage` (counts per code) only codes in use are drawn.
     """
@@ -56,7 +74,8 @@ def sample_latents(rng, cfg: BottleneckConfig, n: int, codebook=None, usage=None
         return codebook[codes]
     if cfg.kind == "sparse":
         z0 = jax.random.normal(k_init, (n, d))
-        return sgld(k_run, lambda z: sparse_energy(z, cfg), z0, steps, step_size)
+        z, norms = sgld(k_run, lambda z: sparse_energy(z, cfg), z0, steps, step_size, trace=True)
+        return (z, norms) if trace else z
     raise ValueError(f"bottleneck {cfg.kind!r} has no prior to sample: noisy, vq and sparse do")
 
 
@@ -101,12 +120,19 @@ def latent_sampling(cfg: BottleneckConfig, inferred, rng, codebook=None, steps: 
     if cfg.kind == "vq":
         dist = np.sum((inferred[:, None] - np.asarray(codebook)[None]) ** 2, -1)
         usage = np.bincount(dist.argmin(1), minlength=len(codebook))
-    sampled = np.asarray(sample_latents(rng, cfg, len(inferred), codebook, usage, steps, step_size))
+    sampled = sample_latents(rng, cfg, len(inferred), codebook, usage, steps, step_size, trace=cfg.kind == "sparse")
+    sampled, norms = (sampled if cfg.kind == "sparse" else (sampled, None))
+    sampled = np.asarray(sampled)
     out = {"inferred": inferred, "sampled": sampled, "kind": cfg.kind,
            "separability": separability(inferred, sampled),
            "inferred_norm": float(np.linalg.norm(inferred, axis=1).mean()),
            "sampled_norm": float(np.linalg.norm(sampled, axis=1).mean())}
     if cfg.kind == "sparse":
+        drift = ensemble_drift(norms)
+        # The target is about a Laplace of scale 1 / l1 per dimension: a chain diffuses one
+        # scale length in (1 / l1)^2 / step_size steps and needs several to forget its start.
+        out.update(sgld_drift=drift, sgld_converged=bool(drift < DRIFT_CONVERGED),
+                   sgld_scale_steps=int(np.ceil((1 / max(cfg.l1, 1e-12)) ** 2 / step_size)))
         out.update(sgld_steps=steps, sgld_step_size=step_size, temperature=1.0,
                    inferred_energy=float(np.mean(sparse_energy(jnp.asarray(inferred), cfg))),
                    sampled_energy=float(np.mean(sparse_energy(jnp.asarray(sampled), cfg))))

@@ -78,10 +78,12 @@ def _sum(x, axis_name):
 def sparse_loss(z, cfg: BottleneckConfig, axis_name=None):
     """Energy + VCM over all latents of the (global) batch. Returns (loss, metrics).
 
-    The printed mean term, lambda_M / (N D) * sum_ij Z_ij, is signed and unbounded
-    below: minimising it drives every entry to -inf against the L1 term alone. We use
-    the per-dimension squared batch mean, lambda_M / D * sum_d mean_i(Z_id)^2, which is
-    >= 0, minimal at a zero-mean code and cannot diverge (docs/DESIGN.md).
+    The printed mean term, lambda_M / (N D) * sum_ij Z_ij, is signed: moving every entry
+    towards -inf gains lambda_M / D per unit and latent while the L1 term costs lambda_l1,
+    so the loss is bounded below only while lambda_l1 > lambda_M / D (0.1 / 16 here by
+    default) and diverges below it, where a sweep that lowers lambda_l1 goes. We use the
+    per-dimension squared batch mean, lambda_M / D * sum_d mean_i(Z_id)^2: >= 0, minimal
+    at a zero-mean code, bounded for every lambda_l1 (docs/DESIGN.md).
     """
     z = z.reshape(-1, z.shape[-1]).astype(jnp.float32)
     d = z.shape[-1]
