@@ -30,11 +30,12 @@ def main(argv):
     runs = [("deterministic", None), ("unconstrained", None)]
     runs += [("sparse", float(v)) for v in SPARSE.value] + [("noisy", float(v)) for v in NOISY.value]
     runs += [("vq", int(v)) for v in VQ.value]
-    rows, train_rows = [], []
+    rows, train_rows, codes = [], [], []
     for kind, coef in runs:
         workdir = common.trained(kind, coef)
         result = common.evaluated(workdir, kind, "capacity")["capacity"]
         rows.append({"kind": kind, "coef": coef, **result["model"]})
+        codes.append({"kind": kind, "coef": coef, **result.get("latents", {})})
         # The same on the training videos: how much of the held-out error is generalisation.
         seen = common.evaluated(workdir, kind, "capacity", split="train")["capacity"]
         train_rows.append({"kind": kind, "coef": coef, **seen["model"]})
@@ -61,9 +62,16 @@ def main(argv):
                          + ["repr_l1 (training videos)"],
                          [[r["kind"], "" if r["coef"] is None else f"{r['coef']:g}"] + [r.get(m, "") for m in metrics]
                           + [t.get("repr_l1", "")] for r, t in zip(rows, train_rows)]), ""]
+    stats = ["l1_norm", "l2_norm", "participation", "near_zero", "active_dims"]
+    body += ["What the codes look like on the held-out clips (eval/capacity.latent_stats): mean norms; "
+             "participation (|z|_1 / |z|_2)^2 from 1 (one dimension carries the code) to D; the share of a "
+             "latent's entries under 5% of its largest; dimensions in use.", "",
+             common.table(["bottleneck", "coefficient"] + stats,
+                          [[c["kind"], "" if c["coef"] is None else f"{c['coef']:g}"] + [c.get(k, "") for k in stats]
+                           for c in codes]), ""]
     body += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pictures]
     path = common.write_report("capacity_sweep", "Capacity sweep (paper Fig. 4)", "\n".join(body),
-                               {"held_out": rows, "training_videos": train_rows})
+                               {"held_out": rows, "training_videos": train_rows, "codes": codes})
     print(open(path).read())
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lawm_jax.eval import scoring
-from lawm_jax.eval.capacity import capacity
+from lawm_jax.eval.capacity import capacity, latent_stats
 from lawm_jax.eval.leakage import leakage, partners, splice
 from lawm_jax.eval.sampling import separability
 from lawm_jax.eval.pictures import ROWS, rollout_examples
@@ -113,6 +113,17 @@ def test_transfer_of_exact_actions_is_lossless_and_of_no_actions_costs_nothing()
     result = transfer(FakeModel("copy"), video, ids, Q, context=2, batch_size=4)
     assert result["ratio"]["repr_l1"] == 1.0 and result["predicted_steps"] == 2
     np.testing.assert_allclose(result["original"]["repr_l1"], result["copy_last"]["repr_l1"], rtol=1e-6)
+
+
+def test_latent_statistics_tell_sparse_codes_from_dense_ones():
+    rng = np.random.default_rng(0)
+    one_hot = np.eye(8)[rng.integers(0, 4, 100)] * rng.uniform(1, 3, (100, 1))  # 1-sparse, 4 dimensions used
+    s = latent_stats(one_hot)
+    assert s["participation"] == pytest.approx(1.0) and s["near_zero"] == pytest.approx(7 / 8)
+    assert s["active_dims"] == 4 and s["l1_norm"] == pytest.approx(s["l2_norm"])
+    dense = latent_stats(np.sign(rng.normal(size=(100, 8))))  # every entry +-1
+    assert dense["participation"] == pytest.approx(8.0) and dense["near_zero"] == 0 and dense["active_dims"] == 8
+    assert latent_stats(np.zeros((10, 8)))["active_dims"] == 0  # the deterministic model's
 
 
 def test_the_transfer_predicts_the_papers_two_seconds():

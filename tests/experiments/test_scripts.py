@@ -29,6 +29,9 @@ def test_experiment_scripts(tmp_path):
     assert [r["kind"] for r in rows["held_out"]] == ["deterministic", "unconstrained", "sparse", "noisy", "vq",
                                                      "copy_last", "decoded real states"]
     assert len(rows["training_videos"]) == 7
+    codes = {c["kind"]: c for c in rows["codes"]}  # the deterministic model's latent is all zeros
+    assert codes["deterministic"]["active_dims"] == 0 and codes["unconstrained"]["active_dims"] > 0
+    assert "| bottleneck | coefficient | l1_norm | l2_norm | participation |" in report
     assert "| sparse | 0.1 |" in report and os.path.exists(os.path.join(root, "capacity_sweep_pixel_l1.png"))
     # Without --models a table has sparse, noisy and VQ at low and high capacity and both
     # bounds: a row it does not have is refused, naming them all.
