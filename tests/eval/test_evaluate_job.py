@@ -50,7 +50,8 @@ def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch,
     assert any("states as colours" in n for n in summary["notices"])
     for kind in ("capacity", "leakage", "transfer", "sampling"):
         assert json.load(open(os.path.join(out, f"{kind}.json"))) == summary[kind]
-    assert set(summary["capacity"]) == {"model", "copy_last", "clips"}
+    assert set(summary["capacity"]) == {"model", "copy_last", "clips", "latents"}
+    assert summary["capacity"]["latents"]["active_dims"] >= 1  # a trained sparse model's codes
     assert set(summary["capacity"]["model"]) == {"repr_l1"}
     assert summary["leakage"]["cut_step"] == 2 and len(summary["leakage"]["model"]["repr_l1"]["profile"]) == 3
     # The paper's 2 s horizon: 4 steps at 4 fps, after one context step of clips read 5 steps long.
