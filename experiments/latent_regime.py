@@ -26,13 +26,17 @@ Writes ROOT/latent_regime.{md,json}; runs already trained under --root are reuse
 """
 import os
 
+import jax
+import numpy as np
 from absl import app, flags
 
 import common
 from configs import tiny
 from lawm_jax.data.pipeline import evaluation_clips
+from lawm_jax.data.scenes import scenes_dataset, step_motion
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.eval.capacity import one_step_error
+from lawm_jax.eval.motion_probe import probe_r2
 from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train.lam import train
 
@@ -89,16 +93,36 @@ def errors(name: str, kind: str) -> dict:
     prefix = "" if SOURCE.value == "shapes" else f"{SOURCE.value}_"
     wm, params, _ = train(c, os.path.join(common.ROOT.value, f"{prefix}{name}_{kind}"))
     q = wm.config.encoder.frames_per_step()
+    probe = {}
     if SOURCE.value == "scenes":  # unseen scenes over the training photographs, and over held-out ones
         seen = evaluation_clips(c.data, q, c.seed, split="train", max_clips=EVAL_CLIPS)[0]
-        unseen = evaluation_clips(c.data, q, c.seed, split="holdout", max_clips=EVAL_CLIPS)[0]
+        unseen, probe = motion_probe(wm, params, c, q)
     else:
         shapes = ShapesConfig(num_clips=c.data.num_clips, frames=c.data.frames, image_size=c.data.image_size,
                               frames_per_step=q)
         seen = moving_shapes(shapes, seed=c.seed)[0][:EVAL_CLIPS]  # the training set's (the run's seed)
         unseen = moving_shapes(shapes, seed=10_000 + c.seed)[0][:EVAL_CLIPS]
     return {"train": one_step_error(wm, params, seen), "held_out": one_step_error(wm, params, unseen),
-            "steps": c.train.steps}
+            "steps": c.train.steps, "probe": probe}
+
+
+def motion_probe(wm, params, c, q):
+    """The held-out scenes (those evaluation_clips draws) and the R^2 of a linear probe
+    from each transition's latent to its recorded camera and agent motion (fitted on
+    half the clips, scored on the other half)."""
+    _, draw = scenes_dataset(c.data, c.data.path, 10_000 + c.seed, q, "holdout", clips=EVAL_CLIPS)
+    clips = [draw.draw(i) for i in range(EVAL_CLIPS)]
+    video = np.stack([v for v, _ in clips])
+    infer = jax.jit(lambda v: wm.infer_actions(params, wm.encode(params, v), jax.random.key(0), train=False).z)
+    z = np.concatenate([np.asarray(infer(video[i:i + 64])) for i in range(0, len(video), 64)])
+    z = z.reshape(len(video) * z.shape[1], -1)  # one row per transition
+    motion = [step_motion(m, q) for _, m in clips]
+    half = len(z) // 2
+    out = {}
+    for part in ("camera", "agents"):
+        y = np.concatenate([m[part] for m in motion])
+        out[part] = probe_r2(z[:half], y[:half], z[half:], y[half:])
+    return video, out
 
 
 def main(argv):
@@ -107,21 +131,26 @@ def main(argv):
     rows = []
     for name in ROWS.value or DEFAULT_ROWS[SOURCE.value]:
         det, unc = errors(name, "deterministic"), errors(name, "unconstrained")
-        row = {"variant": name, "steps": det["steps"]}
+        row = {"variant": name, "steps": det["steps"], "probe_r2": unc["probe"]}
         for split in ("train", "held_out"):
             d, u = det[split]["pred_l1"], unc[split]["pred_l1"]
             row[split] = {"deterministic": d, "unconstrained": u, "copy_last": det[split]["copy_last_l1"],
                           "gap": 1 - u / d}
         rows.append(row)
+    probes = sorted({k for r in rows for k in r["probe_r2"]})
     header = ["variant", "steps"] + [f"{col} ({split})" for split in ("train", "held-out")
                                      for col in ("deterministic", "unconstrained", "copy_last", "gap")]
+    header += [f"R² {p} (unconstrained)" for p in probes]
     body = [f"`{common.command_line()}`", "",
             f"One-step representation L1 with IDM latents on {WHAT[SOURCE.value]} (tiny config, one seed); "
-            "gap = 1 - unconstrained / deterministic.", "",
+            "gap = 1 - unconstrained / deterministic."
+            + (" R²: a linear probe from the unconstrained model's latent of each held-out transition to the "
+               "recorded camera / agent motion (eval/motion_probe.py; the deterministic model's is 0)."
+               if probes else ""), "",
             common.table(header, [[r["variant"], r["steps"]] + [r[s][k] for s in ("train", "held_out")
                                                                   for k in ("deterministic", "unconstrained",
                                                                             "copy_last", "gap")]
-                                  for r in rows])]
+                                  + [r["probe_r2"][p] for p in probes] for r in rows])]
     name = "latent_regime" + ("" if SOURCE.value == "shapes" else f"_{SOURCE.value}")
     path = common.write_report(name, "When the latent action matters", "\n".join(body), rows)
     print(open(path).read())

@@ -291,8 +291,20 @@ class SceneClips(grain.transforms.RandomMap):
         self.photos, self.cfg, self.seed = Photos(photos), cfg, seed
 
     def random_map(self, element, rng):
-        video, _ = generate_scene(self.photos, self.cfg, (self.seed, int(element)))
-        return {"video": video}
+        return {"video": self.draw(element)[0]}
+
+    def draw(self, number: int) -> tuple[np.ndarray, Motion]:
+        """Clip `number` of the stream and what moved in it."""
+        return generate_scene(self.photos, self.cfg, (self.seed, int(number)))
+
+
+def step_motion(motion: Motion, frames_per_step: int) -> dict[str, np.ndarray]:
+    """What moved at each transition between encoder states, t -> t+1 (the motion of the
+    frames of step t+1, whose velocities hold for that step): {"camera": (T-1, 4), "agents":
+    (T-1, 2 * max_agents), each agent's velocity (0 while it is absent)}."""
+    first = np.arange(frames_per_step, motion.camera.shape[0], frames_per_step)  # first frame of steps 1..T-1
+    agents = motion.agent_velocity[first] * motion.agent_visible[first][..., None]
+    return {"camera": motion.camera[first], "agents": agents.reshape(len(first), -1).astype(np.float32)}
 
 
 def scene_config(data_cfg, frames_per_step: int) -> SceneConfig:

@@ -157,3 +157,16 @@ def test_scikit_images_photographs_and_the_documented_held_out_set():
     docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "DATA.md")).read()
     listed = docs.split("<!-- held-out photographs -->")[1].split("<!-- end -->")[0]
     assert sorted(n.strip(" `") for n in listed.split(",")) == sorted(held)
+
+
+def test_the_motion_of_a_transition_is_its_next_steps():
+    photos = scenes.Photos({"a": textured_photo(0), "b": textured_photo(1)})
+    cfg = scenes.SceneConfig(frames=8, image_size=32, frames_per_step=2, max_agents=2)
+    video, motion = scenes.generate_scene(photos, cfg, 5)
+    per_step = scenes.step_motion(motion, 2)
+    assert per_step["camera"].shape == (3, 4) and per_step["agents"].shape == (3, 4)
+    for t in range(3):  # transition t -> t+1: the frames of step t+1 move by its velocities
+        shift = motion.agent_position[2 * t + 2] - motion.agent_position[2 * t + 1]
+        np.testing.assert_array_equal(per_step["agents"][t].reshape(2, 2),
+                                      shift * motion.agent_visible[2 * t + 2][:, None])
+        np.testing.assert_array_equal(per_step["camera"][t], motion.camera[2 * t + 2])

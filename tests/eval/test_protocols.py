@@ -8,6 +8,7 @@ import pytest
 from lawm_jax.eval import scoring
 from lawm_jax.eval.capacity import capacity, latent_stats
 from lawm_jax.eval.leakage import leakage, partners, splice
+from lawm_jax.eval.motion_probe import probe_r2
 from lawm_jax.eval.sampling import separability
 from lawm_jax.eval.pictures import ROWS, rollout_examples
 from lawm_jax.eval.transfer import cycle, transfer, transfer_steps
@@ -174,3 +175,14 @@ def test_rollout_pictures_without_decoder_show_states():
     copy = rollout_examples(FakeModel("copy"), video, ids, Q, count=1, grid=(2, 2))[0]
     assert np.all(copy["A: IDM rollout"] == copy["A: IDM rollout"][:1])
     assert not np.array_equal(copy["A: IDM rollout"], copy["A: real"])
+
+
+def test_the_motion_probe_reads_linear_motion_and_nothing_from_noise():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 8))
+    motion = z[:, :3] @ rng.normal(size=(3, 4)) + 0.01 * rng.normal(size=(400, 4))
+    assert probe_r2(z[:200], motion[:200], z[200:], motion[200:]) > 0.99
+    unrelated = rng.normal(size=(400, 4))
+    assert abs(probe_r2(z[:200], unrelated[:200], z[200:], unrelated[200:])) < 0.1
+    zeros = np.zeros((400, 8))  # the deterministic model's latent carries nothing
+    assert abs(probe_r2(zeros[:200], motion[:200], zeros[200:], motion[200:])) < 0.05
