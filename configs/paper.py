@@ -30,7 +30,7 @@ def get_config(arg: str | None = None):
     # IDM: not described in the paper; 6 blocks at the encoder width (docs/DESIGN.md).
     c.model.idm = dict(width=1024, depth=6, num_heads=16, mlp_hidden=4096, dtype="bfloat16", remat=True,
                        scan=True)
-    c.model.predictor = dict(width=1024, depth=24, num_heads=16, mlp_hidden=4096, residual=False,
+    c.model.predictor = dict(width=1024, depth=24, num_heads=16, mlp_hidden=4096, residual=False, adaln_zero=True,
                              dtype="bfloat16", remat=True, scan=True)
     c.model.bottleneck.update(latent_dim=128, beta=5e-5, codebook_size=1024, reset_every=293)
 

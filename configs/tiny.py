@@ -49,7 +49,7 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # layers (stacked parameters), so compile time does not grow with depth.
     c.model.idm = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, dtype="float32", remat=False,
                        scan=False)
-    c.model.predictor = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, residual=True,
+    c.model.predictor = dict(width=64, depth=2, num_heads=2, mlp_hidden=128, residual=True, adaln_zero=True,
                              dtype="float32", remat=False, scan=False)
     c.model.bottleneck = dict(
         kind=bottleneck or "sparse", latent_dim=16,

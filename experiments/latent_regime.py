@@ -15,6 +15,7 @@ both). Rows (one change from base each):
   steps_x3       3x the steps
   lr_x3          3x both learning rates (AdamW 3e-3, Muon 0.06)
   no_residual    the predictor outputs s_{t+1} itself, not s_{t+1} - s_t
+  no_adaln_zero  the latent's modulation starts small and random, not at zero
   latent_64      latent dimension 64
   width_128      IDM and predictor width 128 (from 64)
   per_frame      one state per frame (velocity redrawn every frame), not per 2-frame tubelet
@@ -55,11 +56,16 @@ VARIANTS = {  # row -> (config changes, steps factor)
     "steps_x10": ({}, 10),
     "change_0.5": ({"data.scenes.change": 0.5}, 1),
     "change_0": ({"data.scenes.change": 0.0}, 1),
+    "per_frame_x3": ({"model.encoder.mode": "per_frame"}, 3),
+    "no_adaln_zero": ({"model.predictor.adaln_zero": False}, 1),
+    "still_camera": ({"data.scenes.camera_still": 1.0, "data.scenes.exogenous": 0.0}, 1),
+    "per_frame_still": ({"model.encoder.mode": "per_frame", "data.scenes.camera_still": 1.0,
+                         "data.scenes.exogenous": 0.0}, 1),
 }
-DEFAULT_ROWS = {"shapes": ["base", "steps_x3", "lr_x3", "no_residual", "latent_64", "width_128", "per_frame",
-                           "clips_8192", "clips_8192_x3", "clips_8192_x10"],
+DEFAULT_ROWS = {"shapes": ["base", "steps_x3", "lr_x3", "no_residual", "no_adaln_zero", "latent_64", "width_128",
+                           "per_frame", "clips_8192", "clips_8192_x3", "clips_8192_x10"],
                 "scenes": ["base", "steps_x3", "lr_x3", "latent_64", "per_frame", "change_0.5", "change_0",
-                           "steps_x10"]}
+                           "steps_x10", "no_adaln_zero", "still_camera", "per_frame_still", "per_frame_x3"]}
 SOURCE = flags.DEFINE_enum("source", "shapes", list(DEFAULT_ROWS), "moving shapes, or scenes over photographs")
 ROWS = flags.DEFINE_list("variants", [], f"which of {list(VARIANTS)} (default: the source's rows)")
 EVAL_CLIPS = 256

@@ -73,7 +73,8 @@ class AdaLNZeroBlock(nn.Module):
 
     cond_BTC holds one vector per step; its shift, scale and gate apply to all of
     that step's tokens. The modulation starts at zero, so at init every gate is 0
-    and the block is the identity: the conditioning cannot matter before training.
+    and the block is the identity: the conditioning cannot matter before training
+    (zero_start=False: a small random start instead, std 0.02).
     """
 
     width: int
@@ -81,11 +82,13 @@ class AdaLNZeroBlock(nn.Module):
     mlp_hidden: int
     dtype: jnp.dtype = jnp.float32
     step_tokens: int = 0
+    zero_start: bool = True
 
     @nn.compact
     def __call__(self, x_BTND, cond_BTC, mask=None, positions=None, cache_at=None):
         b, t, n, d = x_BTND.shape
-        mod = nn.Dense(6 * self.width, kernel_init=nn.initializers.zeros,
+        init = nn.initializers.zeros if self.zero_start else nn.initializers.normal(0.02)
+        mod = nn.Dense(6 * self.width, kernel_init=init,
                        dtype=self.dtype, name="modulation")(nn.silu(cond_BTC))
         shift1, scale1, gate1, shift2, scale2, gate2 = jnp.split(mod[:, :, None], 6, axis=-1)
         flat = lambda y: y.reshape(b, t * n, d)  # noqa: E731

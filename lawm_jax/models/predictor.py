@@ -25,6 +25,9 @@ class PredictorConfig:
     # Predict s_{t+1} - s_t instead of s_{t+1} (output head zero-initialised, so the
     # untrained model copies the last state). A departure from the paper; see DESIGN.md.
     residual: bool = False
+    # AdaLN-zero (the paper's): the latent's modulation starts at zero, so every block
+    # starts as the identity; False starts it small and random (DiT's "adaLN" ablation).
+    adaln_zero: bool = True
     dtype: str = "float32"
     remat: bool = False
     scan: bool = False  # scan over layers: compile time independent of depth
@@ -55,7 +58,8 @@ class Predictor(nn.Module):
         if cache_steps is not None:  # the new steps against the whole cache
             positions = positions + jnp.array([1.0, 0.0, 0.0]) * start_step
             mask, cache_at = step_causal_mask(t, n, start_step, cache_steps), start_step * n
-        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions, cache_at, step_tokens=n)
+        x = config_layers(AdaLNZeroBlock, cfg, x, cond, mask, positions, cache_at, step_tokens=n,
+                          zero_start=cfg.adaln_zero)
         x = layer_norm("norm")(x)
         head_init = nn.initializers.zeros if cfg.residual else nn.initializers.lecun_normal()
         out = nn.Dense(d, dtype=jnp.float32, kernel_init=head_init, name="proj")(x)

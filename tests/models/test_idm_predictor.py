@@ -80,6 +80,12 @@ def test_adaln_zero_predictor_ignores_latents_at_init(predictor):
                            model.apply(moved, states(1), latents(2) * 10))
 
 
+def test_without_adaln_zero_the_latent_matters_from_init():
+    model = Predictor(PredictorConfig(width=40, depth=2, num_heads=2, mlp_hidden=44, adaln_zero=False), GRID)
+    params = model.init(jax.random.key(0), states(0), latents(0))
+    assert not np.allclose(model.apply(params, states(1), latents(1)), model.apply(params, states(1), latents(2) * 10))
+
+
 def test_residual_predictor_copies_the_last_state_at_init():
     model = Predictor(PredictorConfig(width=40, depth=1, num_heads=2, mlp_hidden=44, residual=True), GRID)
     params = model.init(jax.random.key(0), states(0), latents(0))
