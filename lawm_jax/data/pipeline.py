@@ -12,6 +12,7 @@ own clips.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable
 
 import grain
@@ -231,7 +232,8 @@ def config_batches(data_cfg, seed: int, frames_per_step: int, global_batch: int,
 def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", stride: float = 0.0,
                      max_clips: int = 0, split: str = "holdout"):
     """Held-out clips for evaluation, in a fixed order: (uint8 video (M, F, H, W, C),
-    video number of each clip (M,)), centre crops without flips.
+    the video of each clip (M,): its file name relative to the data folder, its episode
+    (trajectories, tfds), else its number), centre crops without flips.
 
     Where they come from: `path` (all of it, read as data_cfg.source) if given (shards,
     trajectories and tfds have no held-out split: they need it, unless split="train"); else the
@@ -270,7 +272,10 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
     clips = [decode.random_map(records[int(i)], None) if decode is not None else records[int(i)] for i in keep]
     video = np.stack([c["video"] for c in clips])
     if decode is not None and hasattr(decode, "index"):  # video: the file each window comes from
-        ids = np.array([decode.index.clips[int(records[int(i)])][0] for i in keep])
+        base = path or data_cfg.path
+        base = base if os.path.isdir(base) else os.path.dirname(os.path.abspath(base))
+        names = [os.path.relpath(v, base) for v in decode.index.videos]
+        ids = np.array([names[decode.index.clips[int(records[int(i)])][0]] for i in keep])
     elif "episode" in clips[0]:  # trajectories, tfds: windows of one episode overlap
         ids = np.array([c["episode"] for c in clips])
     else:

@@ -78,19 +78,32 @@ def rollout_examples(model, video, video_ids, frames_per_step: int, context: int
 
 
 def write_pictures(examples: list[dict], out_dir: str, prefix: str = "transfer", formats=("png", "gif"),
-                   fps: float = 4.0) -> list[str]:
-    """Each example as PREFIX_<i>.png (frame grid) and, per other format, an animation
-    (.gif or .mp4) of its rows side by side in time; returns the paths written. States
-    drawn as colours (a few pixels) are upscaled more than decoded frames."""
+                   fps: float = 4.0, titles=None, context: int = 0) -> list[str]:
+    """Each example as PREFIX_<i>.png (frame grid: its title, each column's time at `fps`
+    columns a second, a red line after the first `context` columns) and, per other format,
+    an animation (.gif or .mp4) of its rows side by side in time; returns the paths
+    written. States drawn as colours (a few pixels) are upscaled more than decoded frames."""
     paths = []
     for i, example in enumerate(examples):
         size = next(iter(example.values())).shape[1]
         scale = max(3, 96 // size)
+        columns = max(len(v) for v in example.values())
+        times = [f"{f / fps:.2f} s" for f in range(columns)]
         for fmt in formats:
             path = f"{out_dir}/{prefix}_{i}.{fmt}"
-            paths.append(plots.frame_grid(example, path, scale=scale) if fmt == "png"
+            paths.append(plots.frame_grid(example, path, scale=scale, title=titles[i] if titles else "", times=times,
+                                          context=context) if fmt == "png"
                          else plots.animation(example, path, fps=fps, scale=scale))
     return paths
+
+
+def example_titles(video_ids, count: int, context: int, what: str) -> list[str]:
+    """The title of each of rollout_examples' pictures: which videos A and B are, and
+    what the rows show."""
+    chosen = pick_examples(video_ids, count)
+    partner = partners(video_ids)
+    return [f"A: {video_ids[i]}   B: {video_ids[partner[i]]}   ({what}; {context} real step(s), "
+            "then predicted)" for i in chosen]
 
 
 def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int = 2, formats=("png", "gif"),
@@ -117,4 +130,6 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     video, ids = evaluation_clips(data_cfg, q, saved.seed, data_path, max_clips=max(64, 8 * examples))
     decode = load_decoder(decoder, for_run=workdir).decode if decoder else None
     chosen = rollout_examples(model, video, ids, q, context, examples, decode)
-    return written + write_pictures(chosen, out_dir, "rollout", formats, data_cfg.fps / (1 if decode else q))
+    titles = example_titles(ids, examples, context, "decoded frames" if decode else "states as colours")
+    return written + write_pictures(chosen, out_dir, "rollout", formats, data_cfg.fps / (1 if decode else q), titles,
+                                    context * (q if decode else 1))

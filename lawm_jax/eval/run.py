@@ -36,7 +36,7 @@ from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.errors import ConfigError
 from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage
-from lawm_jax.eval.pictures import rollout_examples, write_pictures
+from lawm_jax.eval.pictures import example_titles, rollout_examples, write_pictures
 from lawm_jax.eval.sampling import latent_sampling
 from lawm_jax.eval.transfer import transfer, transfer_steps
 from lawm_jax.models.lpips import load_for_run
@@ -136,8 +136,8 @@ def _capacity(c: _Context):
 
 def _leakage(c: _Context):
     result = leakage(c.model, c.video, c.ids, c.q, None, c.config.eval.batch, c.decode, c.lpips)
-    rows = {f"{name} ({metric})": r["profile"] for name in ("model", "copy_last")
-            for metric, r in result[name].items() if metric in ("repr_l1", "lpips")}
+    rows = {metric: {name: result[name][metric]["profile"] for name in ("model", "copy_last")}
+            for metric in ("repr_l1", "lpips") if metric in result["model"]}
     plots.leakage_profile(rows, result["cut_step"], os.path.join(c.out_dir, "leakage_profile.png"))
     return result
 
@@ -157,7 +157,10 @@ def _transfer(c: _Context):
 def _pictures(c: _Context):
     examples = rollout_examples(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.pictures,
                                 c.decode)
-    write_pictures(examples, c.out_dir, fps=c.config.data.fps / (1 if c.decode else c.q))  # frames or states
+    context = c.config.eval.context
+    titles = example_titles(c.ids, c.config.eval.pictures, context, "decoded frames" if c.decode else "states as colours")
+    write_pictures(examples, c.out_dir, fps=c.config.data.fps / (1 if c.decode else c.q), titles=titles,  # frames or states
+                   context=context * (c.q if c.decode else 1))
     if c.decode is None:
         c.notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
                          "(3 principal components per token)")

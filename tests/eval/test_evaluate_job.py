@@ -64,10 +64,10 @@ def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch,
     for name in ("leakage_profile.png", "latent_embedding.png"):
         looks_like_a_picture(os.path.join(out, name))
     grid = Image.open(os.path.join(out, "transfer_0.png"))  # states as colours: 5 rows of 4 steps
-    assert grid.size[1] == 5 * (4 * 24 + 2), grid.size  # tiny grid 4x4 tokens drawn 24x
+    assert grid.size[1] == 26 + 5 * (4 * 24 + 2), grid.size  # a title and times, tiny grid 4x4 tokens drawn 24x
     looks_like_a_picture(os.path.join(out, "transfer_1.png"))
     gif = Image.open(os.path.join(out, "transfer_0.gif"))
-    assert gif.n_frames == 4 and gif.size[1] == grid.size[1]
+    assert gif.n_frames == 4 and gif.size[1] == grid.size[1] - 26  # no title or times
     # tools/visualize.py's pictures of the same run (no decoder: states as colours)
     written = draw_run(lam, str(tmp_path / "pictures"), examples=1, formats=("png", "gif"))
     assert [os.path.basename(p) for p in written] == ["training_curves.png", "rollout_0.png", "rollout_0.gif"]
