@@ -32,13 +32,16 @@ def main(argv):
     runs += [("vq", int(v)) for v in VQ.value]
     rows, train_rows, codes = [], [], []
     for kind, coef in runs:
-        workdir = common.trained(kind, coef)
-        result = common.evaluated(workdir, kind, "capacity")["capacity"]
-        rows.append({"kind": kind, "coef": coef, **result["model"]})
-        codes.append({"kind": kind, "coef": coef, **result.get("latents", {})})
-        # The same on the training videos: how much of the held-out error is generalisation.
-        seen = common.evaluated(workdir, kind, "capacity", split="train")["capacity"]
-        train_rows.append({"kind": kind, "coef": coef, **seen["model"]})
+        held, training = [], []
+        for seed in common.seeds():
+            workdir = common.trained(kind, coef, seed)
+            held.append(common.evaluated(workdir, kind, "capacity")["capacity"])
+            # The same on the training videos: how much of the held-out error is generalisation.
+            training.append(common.evaluated(workdir, kind, "capacity", split="train")["capacity"])
+        result, seen = held[-1], training[-1]  # the references do not depend on the model
+        rows.append({"kind": kind, "coef": coef, **common.over_seeds([r["model"] for r in held])})
+        codes.append({"kind": kind, "coef": coef, **common.over_seeds([r.get("latents", {}) for r in held])})
+        train_rows.append({"kind": kind, "coef": coef, **common.over_seeds([r["model"] for r in training])})
     rows.append({"kind": "copy_last", "coef": None, **result["copy_last"]})
     train_rows.append({"kind": "copy_last", "coef": None, **seen["copy_last"]})
     if "decoded_real" in result:  # the decoder's own error: no decoded prediction can beat it
@@ -54,20 +57,22 @@ def main(argv):
     pictures.append(plots.capacity_curve(train_rows[:len(runs) + 1], out, "repr_l1",
                                          "training videos: one-step repr_l1"))
     body = [f"`{common.command_line()}`", "",
-            "Held-out one-step error with IDM latents (lower = more capacity). The paper gives "
+            f"Held-out one-step error with IDM latents (lower = more capacity; seeds {common.seeds()}, "
+            "mean ± standard deviation where there are several). The paper gives "
             "Fig. 4 as a plot only: sparse and noisy latents span the range between the deterministic "
             "(upper) and unconstrained (lower) bounds as their coefficient moves; VQ stays near the "
             "deterministic bound.", "",
             common.table(["bottleneck", "coefficient"] + [f"{m} (held out)" for m in metrics]
                          + ["repr_l1 (training videos)"],
-                         [[r["kind"], "" if r["coef"] is None else f"{r['coef']:g}"] + [r.get(m, "") for m in metrics]
-                          + [t.get("repr_l1", "")] for r, t in zip(rows, train_rows)]), ""]
+                         [[r["kind"], "" if r["coef"] is None else f"{r['coef']:g}"]
+                          + [common.spread(r, m) for m in metrics] + [common.spread(t, "repr_l1")]
+                          for r, t in zip(rows, train_rows)]), ""]
     stats = ["l1_norm", "l2_norm", "participation", "near_zero", "active_dims"]
     body += ["What the codes look like on the held-out clips (eval/capacity.latent_stats): mean norms; "
              "participation (|z|_1 / |z|_2)^2 from 1 (one dimension carries the code) to D; the share of a "
              "latent's entries under 5% of its largest; dimensions in use.", "",
              common.table(["bottleneck", "coefficient"] + stats,
-                          [[c["kind"], "" if c["coef"] is None else f"{c['coef']:g}"] + [c.get(k, "") for k in stats]
+                          [[c["kind"], "" if c["coef"] is None else f"{c['coef']:g}"] + [common.spread(c, k) for k in stats]
                            for c in codes]), ""]
     body += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pictures]
     path = common.write_report("capacity_sweep", "Capacity sweep (paper Fig. 4)", "\n".join(body),

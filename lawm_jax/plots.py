@@ -197,24 +197,30 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
     per bottleneck kind (sparse λ_l1 and noisy β on the log axis, VQ codebook sizes on a
     second axis along the top), and the references (deterministic, unconstrained, copying
     the last state) as horizontal lines. rows: {"kind", "coef" (None for a reference),
-    metric}; a reference without the metric is left out."""
+    metric, optionally METRIC_std (error bars; a band for a reference)}; a reference
+    without the metric is left out."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 4.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     for i, kind in enumerate(sorted({r["kind"] for r in rows if r.get("coef") is not None})):
-        pts = sorted((r["coef"], r[metric]) for r in rows if r["kind"] == kind and r.get("coef") is not None)
+        pts = sorted((r["coef"], r[metric], r.get(f"{metric}_std", 0.0)) for r in rows
+                     if r["kind"] == kind and r.get("coef") is not None)
         if kind == "vq":  # more codes = more capacity, to the right
             top = ax.twiny()
-            top.plot(range(len(pts)), [p[1] for p in pts], "s-", color="C2", label="vq (codebook size, top)")
+            top.errorbar(range(len(pts)), [p[1] for p in pts], [p[2] for p in pts], fmt="s-", color="C2",
+                         capsize=3, label="vq (codebook size, top)")
             top.set_xticks(range(len(pts)), [str(int(p[0])) for p in pts])
             top.legend(loc="lower left", bbox_to_anchor=(1.02, 0), fontsize=8)
         else:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=f"C{i}", label=kind)
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], fmt="o-", color=f"C{i}",
+                        capsize=3, label=kind)
     for r in rows:
         if r.get("coef") is None and metric in r:
             color, style = REFERENCE_STYLES.get(r["kind"], ("k", "-"))
             ax.axhline(r[metric], color=color, linestyle=style, label=r["kind"])
+            if r.get(f"{metric}_std"):  # the seeds' spread of a bound
+                ax.axhspan(r[metric] - r[f"{metric}_std"], r[metric] + r[f"{metric}_std"], color=color, alpha=0.12)
     ax.set_xscale("log")
     ax.invert_xaxis()  # less constraint (more capacity) to the right, as in the paper
     ax.set_xlabel("coefficient (sparse λ_l1, noisy β; smaller = more capacity)")

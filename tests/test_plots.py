@@ -31,6 +31,10 @@ def test_capacity_scaling_and_profile_plots(tmp_path):
     rows += [{"kind": k, "coef": None, "repr_l1": v} for k, v in
              (("deterministic", 0.6), ("unconstrained", 0.2), ("copy_last", 0.7))]
     assert picture(plots.capacity_curve(rows, str(tmp_path / "c.png"))).shape == (420, 800, 3)
+    # Over seeds: error bars, and a band around a bound; the picture differs where they are.
+    spread = [{**r, "repr_l1_std": 0.02} for r in rows]
+    with_bars = picture(plots.capacity_curve(spread, str(tmp_path / "c2.png")))
+    assert with_bars.shape == (420, 800, 3) and (with_bars != picture(str(tmp_path / "c.png"))).any()
     scaling = [{"kind": k, "axis": a, "value": v, "repr_l1": 1 / v} for k in ("sparse", "noisy")
                for a, vs in (("steps", (10, 20)), ("width", (0.5, 1)), ("data", (0.25, 1))) for v in vs]
     assert picture(plots.scaling_curves(scaling, str(tmp_path / "s.png"))).shape == (320, 1020, 3)
