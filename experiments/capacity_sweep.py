@@ -72,7 +72,8 @@ def main(argv):
              "participation (|z|_1 / |z|_2)^2 from 1 (one dimension carries the code) to D; the share of a "
              "latent's entries under 5% of its largest; dimensions in use.", "",
              common.table(["bottleneck", "coefficient"] + stats,
-                          [[c["kind"], "" if c["coef"] is None else f"{c['coef']:g}"] + [common.spread(c, k) for k in stats]
+                          [[c["kind"], "" if c["coef"] is None else f"{c['coef']:g}"]
+                           + [common.spread(c, k) for k in stats]
                            for c in codes]), ""]
     body += [f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pictures]
     path = common.write_report("capacity_sweep", "Capacity sweep (paper Fig. 4)", "\n".join(body),

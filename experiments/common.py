@@ -176,12 +176,12 @@ def over_seeds(results: list[dict]) -> dict:
     return out
 
 
-def spread(row: dict, key: str) -> str:
+def spread(row: dict, key: str, digits: int = 4) -> str:
     """A table cell: "0.2345" or, over seeds, "0.2345 ± 0.0012"."""
     if key not in row:
         return ""
-    value = f"{row[key]:.4f}" if isinstance(row[key], float) else str(row[key])
-    return f"{value} ± {row[key + '_std']:.4f}" if f"{key}_std" in row else value
+    value = f"{row[key]:.{digits}f}" if isinstance(row[key], float) else str(row[key])
+    return f"{value} ± {row[key + '_std']:.{digits}f}" if f"{key}_std" in row else value
 
 
 def trained(kind: str, coef=None, seed: int | None = None) -> str:

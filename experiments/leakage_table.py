@@ -19,28 +19,35 @@ PAPER = {("sparse", "low"): (0.28, 0.66), ("sparse", "high"): (0.20, 0.50), ("no
          ("noisy", "high"): (0.21, 0.54), ("vq", "low"): (0.34, 0.69), ("vq", "high"): (0.29, 0.68)}
 
 
+def summary(per_seed) -> dict:
+    """{metric_cut, metric_no_cut, metric_ratio} over seeds (mean, and _std with several)."""
+    return common.over_seeds([{f"{m}_{k}": r[m][k] for m in r for k in ("cut", "no_cut", "ratio")}
+                              for r in per_seed])
+
+
 def main(argv):
     del argv
     quiet_library_logs()
     models = common.table_models()
     rows, results = [], {}
     for kind, cap, coef in models:
-        res = common.evaluated(common.trained(kind, coef), kind, "leakage")["leakage"]
-        results[common.run_name(kind, coef)] = res
-        rows.append((kind, cap, coef, res["model"]))
-    copy = res["copy_last"]
+        per_seed = [common.evaluated(common.trained(kind, coef, seed), kind, "leakage")["leakage"]
+                    for seed in common.seeds()]
+        results[common.run_name(kind, coef)] = per_seed if len(per_seed) > 1 else per_seed[0]
+        rows.append((kind, cap, coef, summary(r["model"] for r in per_seed)))
+    copy = per_seed[-1]["copy_last"]
     metrics = common.metrics_of(copy)
     header = ["latents", "capacity", "coefficient"]
     for m in metrics:
         header += [f"{m} w/o change", "w/ change", "ratio"]
     header += ["paper w/o (LPIPS)", "paper w/", "paper ratio"]
     table = []
-    for kind, cap, coef, m in rows + [("copy last state", "-", None, copy)]:
+    for kind, cap, coef, m in rows + [("copy last state", "-", None, summary([copy]))]:
         p = PAPER.get((kind, cap))
         cells = [kind, cap, "" if coef is None else f"{coef:g}"]
         for metric in metrics:
-            r = m[metric]
-            cells += [r["no_cut"], r["cut"], f"×{r['ratio']:.2f}"]
+            cells += [common.spread(m, f"{metric}_no_cut"), common.spread(m, f"{metric}_cut"),
+                      "×" + common.spread(m, f"{metric}_ratio", 2)]
         table.append(cells + ([p[0], p[1], f"×{p[1] / p[0]:.1f}"] if p else ["", "", ""]))
     metric = ", ".join(metrics)
     body = "\n".join([

@@ -31,8 +31,10 @@ def main(argv):
         r = common.evaluated(workdir, kind, "sampling", sgld_steps=SGLD_STEPS.value,
                              sgld_step_size=SGLD_STEP_SIZE.value)["sampling"]
         results[common.run_name(kind, coef)] = {k: v for k, v in r.items() if k not in ("inferred", "sampled")}
+        converged = (f"{'yes' if r['sgld_converged'] else 'no'} (drift {r['sgld_drift']:.2f})"
+                     if "sgld_converged" in r else "")
         rows.append([kind, cap, f"{coef:g}", r["separability"], r["inferred_norm"], r["sampled_norm"],
-                     r.get("codes_in_use", "")])
+                     r.get("codes_in_use", ""), converged])
         plots.append((common.run_name(kind, coef),
                       os.path.relpath(os.path.join(workdir, "eval", "latent_embedding.png"), common.ROOT.value)))
     body = [f"`{common.command_line()}`", "",
@@ -42,7 +44,10 @@ def main(argv):
             f"{SGLD_STEPS.value} steps of {SGLD_STEP_SIZE.value:g} at temperature 1. Low/high capacity "
             f"coefficients are ours: {common.CAPACITY}.", "",
             common.table(["latents", "capacity", "coefficient", "separability", "|z| inferred", "|z| sampled",
-                          "VQ codes in use"], rows), ""]
+                          "VQ codes in use", "SGLD converged"], rows), "",
+            "SGLD converged: whether the chains' mean |z| stopped moving over the second half of the run "
+            "(eval/sampling.ensemble_drift < 0.1); where it did not, the sampled latents are still near their "
+            "N(0, 1) start and the separability says more about the sampler's length than about the prior.", ""]
     body += [f"**{name}**\n\n![{name}]({path})\n" for name, path in plots]
     path = common.write_report("sampling_table", "Sampling latent actions (paper App. B)", "\n".join(body), results)
     print(open(path).read())

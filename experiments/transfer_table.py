@@ -30,13 +30,18 @@ def main(argv):
     models = common.table_models()
     rows, results, grids = [], {}, []
     for kind, cap, coef in models:
-        workdir = common.trained(kind, coef)
-        res = common.evaluated(workdir, kind, "transfer,pictures", pictures=2)["transfer"]
-        results[common.run_name(kind, coef)] = res
-        rows.append((kind, cap, coef, res))
+        per_seed = []
+        for seed in common.seeds():
+            workdir = common.trained(kind, coef, seed)
+            per_seed.append(common.evaluated(workdir, kind, "transfer,pictures", pictures=2)["transfer"])
+        results[common.run_name(kind, coef)] = per_seed if len(per_seed) > 1 else per_seed[0]
+        res = per_seed[-1]
+        flat = [{f"{m}_{k}": r[k][m] for k in ("original", "transfer", "ratio") for m in r["original"]}
+                for r in per_seed]
+        rows.append((kind, cap, coef, common.over_seeds(flat)))
         grid = os.path.join(workdir, "eval", "transfer_0.png")
         if os.path.exists(grid):
-            grids.append((common.run_name(kind, coef), os.path.relpath(grid, common.ROOT.value)))
+            grids.append((common.run_name(kind, coef, seed), os.path.relpath(grid, common.ROOT.value)))
     metrics = common.metrics_of(res["original"])
     header = ["latents", "capacity", "coefficient"]
     for m in metrics:
@@ -47,15 +52,18 @@ def main(argv):
         p = PAPER.get((kind, cap))
         cells = [kind, cap, "" if coef is None else f"{coef:g}"]
         for m in metrics:
-            cells += [r["original"][m], r["transfer"][m], f"×{r['ratio'][m]:.2f}"]
+            cells += [common.spread(r, f"{m}_original"), common.spread(r, f"{m}_transfer"),
+                      "×" + common.spread(r, f"{m}_ratio", 2)]
         paper = [f"{a:.2f} / {b:.2f} (×{b / a:.2f})" for a, b in (p[:2], p[2:])] if p else ["", ""]
         table.append(cells + paper)
-    copy = rows[-1][3]["copy_last"]
+    copy = res["copy_last"]
     table.append(["copy last state", "-", ""] + [c for m in metrics for c in (copy[m], "", "")] + ["", ""])
     metric = ", ".join(metrics)
-    horizon = rows[-1][3]["predicted_steps"]
+    horizon = res["predicted_steps"]
     body = [f"`{common.command_line()}`", "",
-            f"A's error over {horizon} predicted steps with its own latents (original) and with latents "
+            f"A's error over {horizon} predicted steps ({res['predicted_seconds']:g} s after "
+            f"{res['context_steps']} real step(s); seeds {common.seeds()}, mean ± standard deviation where there are "
+            f"several) with its own latents (original) and with latents "
             f"cycled through another video (transfer), {metric}. The paper: transfer costs ×1.03-1.34. "
             f"Low/high capacity coefficients are ours: {common.CAPACITY}.", "", common.table(header, table), ""]
     body += [f"**{name}**: rows = A real, A IDM rollout, B real, B driven by A's latents, A with cycled latents\n\n"

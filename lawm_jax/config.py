@@ -120,7 +120,8 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
                f"must be >= data.global_batch={d.global_batch}")
     if d.source == "scenes" or "scenes:" in d.mixture:
         sc = d.scenes
-        check(sc.clips >= d.global_batch, "data.scenes.clips", sc.clips, f"must be >= data.global_batch={d.global_batch}")
+        check(sc.clips >= d.global_batch, "data.scenes.clips", sc.clips,
+              f"must be >= data.global_batch={d.global_batch}")
         for field in ("change", "stop", "appear", "camera_still", "exogenous"):
             check(0 <= sc[field] <= 1, f"data.scenes.{field}", sc[field], "is a probability: must be in [0, 1]")
         check(0 <= sc.min_agents <= sc.max_agents, "data.scenes.min_agents", sc.min_agents,

@@ -65,7 +65,8 @@ class Motion:
     agent_position: np.ndarray   # int32 (F, A, 2): each agent's top-left corner (row, col) in the frame
     agent_velocity: np.ndarray   # int32 (F, A, 2): pixels moved from the previous frame (0 at frame 0)
     agent_visible: np.ndarray    # bool (F, A): present in the scene (it may still be outside the frame)
-    camera: np.ndarray           # float32 (F, 4): pan (right, down) in pixels, log zoom, turn (rad), from the previous frame
+    camera: np.ndarray           # float32 (F, 4): pan (right, down) in pixels, log zoom, turn (rad),
+    #                              each from the previous frame
 
 
 def load_photos(path: str, min_size: int, report: dict | None = None) -> dict[str, np.ndarray]:

@@ -158,8 +158,10 @@ def _pictures(c: _Context):
     examples = rollout_examples(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.pictures,
                                 c.decode)
     context = c.config.eval.context
-    titles = example_titles(c.ids, c.config.eval.pictures, context, "decoded frames" if c.decode else "states as colours")
-    write_pictures(examples, c.out_dir, fps=c.config.data.fps / (1 if c.decode else c.q), titles=titles,  # frames or states
+    what = "decoded frames" if c.decode else "states as colours"
+    titles = example_titles(c.ids, c.config.eval.pictures, context, what)
+    frames_per_column = 1 if c.decode else c.q  # a decoded frame, or a state of q frames
+    write_pictures(examples, c.out_dir, fps=c.config.data.fps / frames_per_column, titles=titles,
                    context=context * (c.q if c.decode else 1))
     if c.decode is None:
         c.notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "

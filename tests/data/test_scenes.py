@@ -108,7 +108,8 @@ def test_held_out_photographs_never_appear_in_training_clips(photo_folder):
     colour_of = {f"{'sub/' if i % 2 else ''}photo{i}.png": colour for i, colour in enumerate(COLOURS)}
     assert set(photos) == set(colour_of)
     # The bad files are named with the reason and skipped.
-    assert set(report["bad_files"]) == {os.path.join(photo_folder, "broken.jpg"), os.path.join(photo_folder, "tiny.png")}
+    bad = {os.path.join(photo_folder, "broken.jpg"), os.path.join(photo_folder, "tiny.png")}
+    assert set(report["bad_files"]) == bad
     assert "smaller than 32 px" in report["bad_files"][os.path.join(photo_folder, "tiny.png")]
 
     batches, _ = config_batches(c.data, seed=0, frames_per_step=2, global_batch=16)
