@@ -51,11 +51,11 @@ def main(argv):
     pictures = []
     for metric in metrics:
         out = os.path.join(common.ROOT.value, f"capacity_sweep_{metric}.png")
-        plots.capacity_curve(rows, out, metric, f"held-out videos: one-step {metric}")
+        plots.capacity_curve(rows, out, metric, f"held-out clips: one-step {metric}")
         pictures.append(out)
     out = os.path.join(common.ROOT.value, "capacity_sweep_train_repr_l1.png")
     pictures.append(plots.capacity_curve(train_rows[:len(runs) + 1], out, "repr_l1",
-                                         "training videos: one-step repr_l1"))
+                                         "training clips: one-step repr_l1"))
     body = [f"`{common.command_line()}`", "",
             f"Held-out one-step error with IDM latents (lower = more capacity; seeds {common.seeds()}, "
             "mean ± standard deviation where there are several). The paper gives "

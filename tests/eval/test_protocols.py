@@ -184,5 +184,7 @@ def test_the_motion_probe_reads_linear_motion_and_nothing_from_noise():
     assert probe_r2(z[:200], motion[:200], z[200:], motion[200:]) > 0.99
     unrelated = rng.normal(size=(400, 4))
     assert abs(probe_r2(z[:200], unrelated[:200], z[200:], unrelated[200:])) < 0.1
+    wide = rng.normal(size=(400, 64))  # many features of nothing: the chosen ridge keeps R^2 near 0
+    assert abs(probe_r2(wide[:200], unrelated[:200], wide[200:], unrelated[200:])) < 0.05
     zeros = np.zeros((400, 8))  # the deterministic model's latent carries nothing
     assert abs(probe_r2(zeros[:200], motion[:200], zeros[200:], motion[200:])) < 0.05
