@@ -119,7 +119,8 @@ def motion_probe(wm, params, c, q):
     transition's recorded camera and agent motion (fitted on half the clips, scored on the
     other half), from the model's latent ("camera", "agents") and, as the
     encoder's ceiling, from the state change itself (its top 64 principal components;
-    "state change -> camera", ...): a latent cannot carry linearly what the states do not."""
+    "state change -> camera", ...): a latent cannot carry linearly what the states do not;
+    and from the latent to the state change's top 8 principal components ("state change")."""
     _, draw = scenes_dataset(c.data, c.data.path, 10_000 + c.seed, q, "holdout", clips=EVAL_CLIPS)
     clips = [draw.draw(i) for i in range(EVAL_CLIPS)]
     video = np.stack([v for v, _ in clips])
@@ -138,7 +139,8 @@ def motion_probe(wm, params, c, q):
     change = change @ np.linalg.svd(change, full_matrices=False)[2][:64].T
     motion = [step_motion(m, q) for _, m in clips]
     half = len(z) // 2
-    out = {}
+    # What the latent does carry: the main directions of the state change (top 8 components).
+    out = {"state change": probe_r2(z[:half], change[:half, :8], z[half:], change[half:, :8])}
     for part in ("camera", "agents"):
         y = np.concatenate([m[part] for m in motion])
         if not np.any(y):
@@ -170,7 +172,8 @@ def main(argv):
             + (" R²: a linear probe from the unconstrained model's latent of each held-out transition to the "
                "recorded camera / agent motion (eval/motion_probe.py; the deterministic model's is 0), and from "
                "the state change itself (the top 64 principal components of s_{t+1} - s_t): what this encoder's "
-               "states carry linearly, a ceiling for any latent." if probes else ""), "",
+               "states carry linearly, a ceiling for any latent. R² state change: from the latent to the top 8 "
+               "principal components of the state change (what it carries instead)." if probes else ""), "",
             common.table(header, [[r["variant"], r["steps"]] + [r[s][k] for s in ("train", "held_out")
                                                                   for k in ("deterministic", "unconstrained",
                                                                             "copy_last", "gap")]
