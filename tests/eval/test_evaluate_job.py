@@ -114,7 +114,7 @@ def test_evaluate_job_with_decoder_and_lpips(sparse_run, tmp_path):
         looks_like_a_picture(os.path.join(out, name))
     assert Image.open(os.path.join(out, "transfer_0.gif")).n_frames == 8  # the frames, one by one
     grid = Image.open(os.path.join(out, "transfer_0.png"))
-    assert grid.size[1] == 5 * (32 * 3 + 2)  # five rows of 32 px frames drawn 3x
+    assert grid.size[1] == 26 + 5 * (32 * 3 + 2)  # a title and times, five rows of 32 px frames drawn 3x
 
     # A decoder of another encoder is refused.
     d.model.encoder_checkpoint = ""
