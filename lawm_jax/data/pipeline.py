@@ -114,8 +114,8 @@ def _tfds(r: Read):  # RLDS episodes; every frame_step-th step, cropped like vid
     episodes = EpisodeSource(r.path, t.split, t.image_key, t.action_key)
     windows = episode_windows(episodes, frames=(r.data.frames - 1) * k + 1, stride=r.data.frames * k)
     keep = ("video",) if r.train else ("video", "episode")  # evaluation pairs windows of other episodes
-    return windows.map(lambda w: {key: w[key][::k] if key == "video" else w[key] for key in keep}), \
-        CropFrames(clip_spec(r.data), r.train)
+    records = windows.map(lambda w: {key: w[key] for key in keep})
+    return records.map(lambda w: {**w, "video": w["video"][::k]}), CropFrames(clip_spec(r.data), r.train)
 
 
 def _features(r: Read):  # encoder outputs cached by the features job: {"states": (T, N, D)}
@@ -253,7 +253,7 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
     if data_cfg.source == "scenes" and not path:  # unseen generator seeds over the split's photographs
         records, draw = scenes_dataset(data_cfg, data_cfg.path, 10_000 + seed, frames_per_step, split,
                                        clips=max_clips or 64)
-        return np.stack([draw.random_map(i, None)["video"] for i in range(len(records))]), np.arange(len(records))
+        return np.stack([draw.draw(i)[0] for i in range(len(records))]), np.arange(len(records))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
     if data_cfg.source in NO_HOLDOUT and not path and split == "holdout":

@@ -97,13 +97,19 @@ def write_pictures(examples: list[dict], out_dir: str, prefix: str = "transfer",
     return paths
 
 
-def example_titles(video_ids, count: int, context: int, what: str) -> list[str]:
-    """The title of each of rollout_examples' pictures: which videos A and B are, and
-    what the rows show."""
-    chosen = pick_examples(video_ids, count)
+def write_rollouts(examples: list[dict], video_ids, out_dir: str, prefix: str, formats, fps: float,
+                   frames_per_step: int, context: int, decoded: bool) -> list[str]:
+    """write_pictures for rollout_examples' pictures: each titled with its videos A and B
+    and what the rows show, columns timed as frames (decoded) or states, the red line after
+    the `context` real steps."""
+    chosen = pick_examples(video_ids, len(examples))
     partner = partners(video_ids)
-    return [f"A: {video_ids[i]}   B: {video_ids[partner[i]]}   ({what}; {context} real step(s), "
-            "then predicted)" for i in chosen]
+    what = "decoded frames" if decoded else "states as colours"
+    titles = [f"A: {video_ids[i]}   B: {video_ids[partner[i]]}   ({what}; {context} real step(s), then predicted)"
+              for i in chosen]
+    per_column = 1 if decoded else frames_per_step  # frames a column shows
+    return write_pictures(examples, out_dir, prefix, formats, fps / per_column, titles, context * frames_per_step
+                          // per_column)
 
 
 def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int = 2, formats=("png", "gif"),
@@ -130,6 +136,5 @@ def draw_run(workdir: str, out_dir: str = "", decoder: str = "", examples: int =
     video, ids = evaluation_clips(data_cfg, q, saved.seed, data_path, max_clips=max(64, 8 * examples))
     decode = load_decoder(decoder, for_run=workdir).decode if decoder else None
     chosen = rollout_examples(model, video, ids, q, context, examples, decode)
-    titles = example_titles(ids, examples, context, "decoded frames" if decode else "states as colours")
-    return written + write_pictures(chosen, out_dir, "rollout", formats, data_cfg.fps / (1 if decode else q), titles,
-                                    context * (q if decode else 1))
+    return written + write_rollouts(chosen, ids, out_dir, "rollout", formats, data_cfg.fps, q, context,
+                                    decode is not None)

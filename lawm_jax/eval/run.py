@@ -36,7 +36,7 @@ from lawm_jax.data.pipeline import evaluation_clips
 from lawm_jax.errors import ConfigError
 from lawm_jax.eval.capacity import capacity
 from lawm_jax.eval.leakage import leakage
-from lawm_jax.eval.pictures import example_titles, rollout_examples, write_pictures
+from lawm_jax.eval.pictures import rollout_examples, write_rollouts
 from lawm_jax.eval.sampling import latent_sampling
 from lawm_jax.eval.transfer import transfer, transfer_steps
 from lawm_jax.models.lpips import load_for_run
@@ -157,12 +157,8 @@ def _transfer(c: _Context):
 def _pictures(c: _Context):
     examples = rollout_examples(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.pictures,
                                 c.decode)
-    context = c.config.eval.context
-    what = "decoded frames" if c.decode else "states as colours"
-    titles = example_titles(c.ids, c.config.eval.pictures, context, what)
-    frames_per_column = 1 if c.decode else c.q  # a decoded frame, or a state of q frames
-    write_pictures(examples, c.out_dir, fps=c.config.data.fps / frames_per_column, titles=titles,
-                   context=context * (c.q if c.decode else 1))
+    write_rollouts(examples, c.ids, c.out_dir, "transfer", ("png", "gif"), c.config.data.fps, c.q,
+                   c.config.eval.context, c.decode is not None)
     if c.decode is None:
         c.notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
                          "(3 principal components per token)")
