@@ -130,6 +130,8 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
         context=1,        # pictures: real context steps; the rest of the clip is predicted
         transfer_seconds=2.0,  # transfer: seconds predicted (the paper's 2 s) after the clip's earlier steps
         pictures=4,       # rollout pictures (PNG + GIF; decoded frames with a decoder, else states as colours)
+        out="",           # the results' folder under WORKDIR ("": eval, or eval_<split>)
+        label="",         # a line on every picture drawn (e.g. which budget and run made it)
         sgld_steps=1000, sgld_step_size=0.01))  # sampling of sparse latents
 
     # job=controller (lawm_jax/train/controller.py): real actions -> the latent actions of the

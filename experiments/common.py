@@ -12,6 +12,9 @@ Every script takes the same flags, so that they find each other's runs:
     --seeds    several training seeds: tables give mean ± standard deviation
     --set      KEY=VALUE config overrides for every run (repeatable), e.g. the scenes source:
                --set=data.source=scenes --set=data.path=skimage
+    --capacity the low/high-capacity coefficient of each bottleneck in the tables
+    --eval_data evaluate the runs on this folder of videos instead (reports NAME_videos.md)
+    --tag      a label on every report and picture (reproduce.py: the budget)
 """
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lawm_jax import checkpoint  # noqa: E402
+from lawm_jax.api import load_world_model  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
+from lawm_jax.data.scenes import scenes_dataset, step_motion  # noqa: E402
+from lawm_jax.eval.motion_probe import motion_r2  # noqa: E402
 from lawm_jax.eval.run import evaluate  # noqa: E402
 from lawm_jax.models.encoder import frozen_params  # noqa: E402
 from lawm_jax.train.decoder import train_decoder  # noqa: E402
@@ -54,6 +60,12 @@ SEEDS = flags.DEFINE_list("seeds", [], "train each run once per seed; tables giv
 MAX_CLIPS = flags.DEFINE_integer("max_clips", 64, "held-out clips per evaluation")
 SET = flags.DEFINE_multi_string("set", [], "KEY=VALUE: a config override for every run (repeatable), e.g. "
                                 "--set=data.source=scenes --set=data.path=skimage")
+CAPACITY_FLAG = flags.DEFINE_list("capacity", [], "KIND:LOW:HIGH, the coefficients of a bottleneck's low- and "
+                                   "high-capacity rows in the tables (default: CAPACITY below), e.g. "
+                                   "sparse:0.1:0.0001,noisy:0.01:0.00001")
+EVAL_DATA = flags.DEFINE_string("eval_data", "", "evaluate the runs on this folder (or list file) of videos instead "
+                                "of their held-out split: results in WORKDIR/eval_videos, reports NAME_videos.md")
+TAG = flags.DEFINE_string("tag", "", "a label for every report and picture (e.g. the budget that made them)")
 MODELS = flags.DEFINE_list("models", [], "only these rows of a table, by run name (sparse_0.1, deterministic, ...; "
                            "default: every row)")
 
@@ -65,11 +77,32 @@ CAPACITY = {("sparse", "low"): 0.1, ("sparse", "high"): 0.01, ("noisy", "low"): 
             ("vq", "low"): 8, ("vq", "high"): 512}
 
 
+def capacities() -> dict:
+    """CAPACITY with --capacity's coefficients."""
+    out = dict(CAPACITY)
+    for item in CAPACITY_FLAG.value:
+        kind, *values = item.split(":")
+        if kind not in FIELD or len(values) != 2:
+            raise app.UsageError(f"--capacity={item}: write KIND:LOW:HIGH with KIND one of {list(FIELD)}")
+        try:
+            low, high = (int(v) if kind == "vq" else float(v) for v in values)
+        except ValueError:
+            raise app.UsageError(f"--capacity={item}: LOW and HIGH must be numbers") from None
+        out[kind, "low"], out[kind, "high"] = low, high
+    return out
+
+
+def capacity_note() -> str:
+    """The low/high coefficients, for a report."""
+    c = capacities()
+    return ", ".join(f"{k} {c[k, 'low']:g} / {c[k, 'high']:g}" for k in FIELD)
+
+
 def table_models(kinds=("sparse", "noisy", "vq"), bounds=True) -> list[tuple]:
     """A table's rows, (kind, capacity, coefficient): each of `kinds` at low and high
-    capacity (CAPACITY), then the deterministic and unconstrained bounds; only those
+    capacity (capacities()), then the deterministic and unconstrained bounds; only those
     that --models names, if it names any."""
-    models = [(k, cap, CAPACITY[k, cap]) for k in kinds for cap in ("low", "high")]
+    models = [(k, cap, capacities()[k, cap]) for k in kinds for cap in ("low", "high")]
     if bounds:
         models += [("deterministic", "-", None), ("unconstrained", "-", None)]
     if not MODELS.value:
@@ -214,12 +247,58 @@ def decoder() -> str:
 
 
 def evaluated(workdir: str, kind: str, kinds: str, **eval_overrides) -> dict:
-    """The evaluate job's results for a run (with the shared decoder, if any)."""
+    """The evaluate job's results for a run (with the shared decoder, if any), on its
+    held-out split or --eval_data's videos."""
     c = base_config(kind)
     c.job = "evaluate"
     c.lpips_net, c.lpips_weights = LPIPS_NET.value, LPIPS.value
-    c.eval.update(kinds=kinds, decoder=decoder(), max_clips=MAX_CLIPS.value, **eval_overrides)
+    c.eval.update(kinds=kinds, decoder=decoder(), max_clips=MAX_CLIPS.value, out=eval_dir(eval_overrides.get("split")),
+                  label=" ".join(filter(None, [TAG.value, os.path.basename(os.path.normpath(workdir))])),
+                  **eval_overrides)
+    if EVAL_DATA.value:  # real videos, whatever the runs trained on
+        c.data.update(source="video", mixture="")
+        c.eval.path = EVAL_DATA.value
     return evaluate(c, workdir)
+
+
+def eval_dir(split: str | None = None) -> str:
+    """The evaluations' folder under a run: eval (eval_train), or eval_videos with --eval_data."""
+    if EVAL_DATA.value:
+        return "eval_videos" if split in (None, "holdout") else f"eval_videos_{split}"
+    return "eval" if split in (None, "holdout") else f"eval_{split}"
+
+
+def motion_probe(wm, params, data_cfg, seed: int, q: int, clips: int):
+    """Held-out scenes (those evaluation_clips draws: unseen seeds over the held-out
+    photographs) and eval/motion_probe.motion_r2 of the model's latents of their
+    transitions against the generator's recorded motion."""
+    _, draw = scenes_dataset(data_cfg, data_cfg.path, 10_000 + seed, q, "holdout", clips=clips)
+    drawn = [draw.draw(i) for i in range(clips)]
+    video = np.stack([v for v, _ in drawn])
+
+    @jax.jit
+    def latents_and_changes(v):
+        states = wm.encode(params, v)
+        z = wm.infer_actions(params, states, jax.random.key(0), train=False).z
+        return z, states[:, 1:] - states[:, :-1]
+
+    parts = [latents_and_changes(video[i:i + 64]) for i in range(0, len(video), 64)]
+    z = np.concatenate([np.asarray(p[0]) for p in parts])
+    z = z.reshape(len(video) * z.shape[1], -1)  # one row per transition
+    change = np.concatenate([np.asarray(p[1]) for p in parts]).reshape(len(z), -1)
+    motion = [step_motion(m, q) for _, m in drawn]
+    return video, motion_r2(z, change, {part: np.concatenate([m[part] for m in motion])
+                                        for part in ("camera", "agents")})
+
+
+def probed(workdir: str, clips: int = 256) -> dict:
+    """motion_probe of a trained run on scenes ({} for other sources)."""
+    c = base_config("sparse")
+    if c.data.source != "scenes":
+        return {}
+    model = load_world_model(workdir)
+    return motion_probe(model.wm, model.params, c.data, SEED.value, model.wm.config.encoder.frames_per_step(),
+                        clips)[1]
 
 
 def metrics_of(results: dict) -> list[str]:
@@ -237,7 +316,12 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def write_report(name: str, title: str, body: str, results) -> str:
-    """ROOT/<name>.md (the report) and ROOT/<name>.json (the numbers)."""
+    """ROOT/<name>.md (the report) and ROOT/<name>.json (the numbers); with --eval_data
+    NAME_videos, titled with the videos; --tag in the title."""
+    if EVAL_DATA.value:
+        name, title = f"{name}{suffix()}", f"{title}, on the videos of {EVAL_DATA.value}"
+    if TAG.value:
+        title = f"{title} [{TAG.value}]"
     os.makedirs(ROOT.value, exist_ok=True)
     with open(os.path.join(ROOT.value, f"{name}.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
@@ -245,6 +329,16 @@ def write_report(name: str, title: str, body: str, results) -> str:
     with open(path, "w") as f:
         f.write(f"# {title}\n\n{body}\n")
     return path
+
+
+def suffix() -> str:
+    """Of the reports and pictures made with --eval_data: _videos."""
+    return "_videos" if EVAL_DATA.value else ""
+
+
+def picture_title(title: str) -> str:
+    """A picture's title with --tag."""
+    return f"{title} [{TAG.value}]" if TAG.value else title
 
 
 def command_line() -> str:

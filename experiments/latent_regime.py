@@ -28,17 +28,13 @@ Writes ROOT/latent_regime.{md,json}; runs already trained under --root are reuse
 import dataclasses
 import os
 
-import jax
-import numpy as np
 from absl import app, flags
 
 import common
 from configs import tiny
 from lawm_jax.data.pipeline import evaluation_clips
-from lawm_jax.data.scenes import scenes_dataset, step_motion
 from lawm_jax.data.synthetic import ShapesConfig, moving_shapes
 from lawm_jax.eval.capacity import one_step_error
-from lawm_jax.eval.motion_probe import probe_r2
 from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train.lam import train
@@ -104,7 +100,7 @@ def errors(name: str, kind: str) -> dict:
     probe = {}
     if SOURCE.value == "scenes":  # unseen scenes over the training photographs, and over held-out ones
         seen = evaluation_clips(c.data, q, c.seed, split="train", max_clips=EVAL_CLIPS)[0]
-        unseen, probe = motion_probe(wm, params, c, q)
+        unseen, probe = common.motion_probe(wm, params, c.data, c.seed, q, EVAL_CLIPS)
     else:
         shapes = ShapesConfig(num_clips=c.data.num_clips, frames=c.data.frames, image_size=c.data.image_size,
                               frames_per_step=q)
@@ -112,42 +108,6 @@ def errors(name: str, kind: str) -> dict:
         unseen = moving_shapes(shapes, seed=10_000 + c.seed)[0][:EVAL_CLIPS]
     return {"train": one_step_error(wm, params, seen), "held_out": one_step_error(wm, params, unseen),
             "steps": c.train.steps, "probe": probe}
-
-
-def motion_probe(wm, params, c, q):
-    """The held-out scenes (those evaluation_clips draws) and R^2 of linear probes to each
-    transition's recorded camera and agent motion (fitted on half the clips, scored on the
-    other half), from the model's latent ("camera", "agents") and, as the
-    encoder's ceiling, from the state change itself (its top 64 principal components;
-    "state change -> camera", ...): a latent cannot carry linearly what the states do not;
-    and from the latent to the state change's top 8 principal components ("state change")."""
-    _, draw = scenes_dataset(c.data, c.data.path, 10_000 + c.seed, q, "holdout", clips=EVAL_CLIPS)
-    clips = [draw.draw(i) for i in range(EVAL_CLIPS)]
-    video = np.stack([v for v, _ in clips])
-
-    @jax.jit
-    def latents_and_changes(v):
-        states = wm.encode(params, v)
-        z = wm.infer_actions(params, states, jax.random.key(0), train=False).z
-        return z, states[:, 1:] - states[:, :-1]
-
-    parts = [latents_and_changes(video[i:i + 64]) for i in range(0, len(video), 64)]
-    z = np.concatenate([np.asarray(p[0]) for p in parts])
-    z = z.reshape(len(video) * z.shape[1], -1)  # one row per transition
-    change = np.concatenate([np.asarray(p[1]) for p in parts]).reshape(len(z), -1)
-    change = change - change.mean(0)
-    change = change @ np.linalg.svd(change, full_matrices=False)[2][:64].T
-    motion = [step_motion(m, q) for _, m in clips]
-    half = len(z) // 2
-    # What the latent does carry: the main directions of the state change (top 8 components).
-    out = {"state change": probe_r2(z[:half], change[:half, :8], z[half:], change[half:, :8])}
-    for part in ("camera", "agents"):
-        y = np.concatenate([m[part] for m in motion])
-        if not np.any(y):
-            continue  # nothing of this kind moves in these scenes
-        out[part] = probe_r2(z[:half], y[:half], z[half:], y[half:])
-        out[f"state change -> {part}"] = probe_r2(change[:half], y[:half], change[half:], y[half:])
-    return video, out
 
 
 def main(argv):

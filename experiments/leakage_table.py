@@ -5,7 +5,7 @@
 
 Splices the end of one held-out clip onto another (of another video) and compares the
 error at the cut with the same transition in the original clips, for sparse, noisy and
-VQ latents at low and high capacity (experiments/common.py: CAPACITY), with the
+VQ latents at low and high capacity (experiments/common.py: CAPACITY, or --capacity), with the
 deterministic model and copying the last state as references. Reuses the runs of
 capacity_sweep.py under the same --root. Writes ROOT/leakage_table.{md,json}.
 """
@@ -55,8 +55,8 @@ def main(argv):
         "Error of the transition into the first spliced step vs the same transition in the original "
         f"clips ({metric}; the paper: LPIPS on Kinetics). A model whose latent copies the next frame "
         "shows no jump (ratio near 1); every model of the paper at least doubles its error. Low/high "
-        f"capacity coefficients are ours: {common.CAPACITY}.", "", common.table(header, table), "",
-        "![leakage profile](%s)" % "unconstrained/eval/leakage_profile.png"])
+        f"capacity coefficients are ours: (low / high) {common.capacity_note()}.", "", common.table(header, table), "",
+        f"![leakage profile](unconstrained/{common.eval_dir()}/leakage_profile.png)"])
     path = common.write_report("leakage_table", "Future leakage at scene cuts (paper Table 1)", body, results)
     print(open(path).read())
 

@@ -27,24 +27,30 @@ def main(argv):
     quiet_library_logs()
     rows, results, plots = [], {}, []
     for kind, cap, coef in common.table_models(bounds=False):
-        workdir = common.trained(kind, coef)
-        r = common.evaluated(workdir, kind, "sampling", sgld_steps=SGLD_STEPS.value,
-                             sgld_step_size=SGLD_STEP_SIZE.value)["sampling"]
-        results[common.run_name(kind, coef)] = {k: v for k, v in r.items() if k not in ("inferred", "sampled")}
-        converged = (f"{'yes' if r['sgld_converged'] else 'no'} (drift {r['sgld_drift']:.2f})"
-                     if "sgld_converged" in r else "")
-        rows.append([kind, cap, f"{coef:g}", r["separability"], r["inferred_norm"], r["sampled_norm"],
-                     r.get("codes_in_use", ""), converged])
-        plots.append((common.run_name(kind, coef),
-                      os.path.relpath(os.path.join(workdir, "eval", "latent_embedding.png"), common.ROOT.value)))
+        per_seed = []
+        for seed in common.seeds():
+            workdir = common.trained(kind, coef, seed)
+            r = common.evaluated(workdir, kind, "sampling", sgld_steps=SGLD_STEPS.value,
+                                 sgld_step_size=SGLD_STEP_SIZE.value)["sampling"]
+            per_seed.append({k: v for k, v in r.items() if k not in ("inferred", "sampled")})
+            if seed == common.seeds()[0]:  # one embedding picture per model
+                plots.append((common.run_name(kind, coef, seed), os.path.relpath(
+                    os.path.join(workdir, common.eval_dir(), "latent_embedding.png"), common.ROOT.value)))
+        results[common.run_name(kind, coef)] = per_seed if len(per_seed) > 1 else per_seed[0]
+        m = common.over_seeds(per_seed)
+        converged = (f"{sum(r['sgld_converged'] for r in per_seed)}/{len(per_seed)} (drift "
+                     f"{common.spread(m, 'sgld_drift', 2)})" if "sgld_converged" in per_seed[0] else "")
+        rows.append([kind, cap, f"{coef:g}", common.spread(m, "separability", 3), common.spread(m, "inferred_norm", 2),
+                     common.spread(m, "sampled_norm", 2), common.spread(m, "codes_in_use", 1), converged])
     body = [f"`{common.command_line()}`", "",
+            f"Seeds {common.seeds()} (mean ± standard deviation where there are several). "
             "Separability: held-out accuracy of a quadratic discriminant between inferred (noisy: posterior "
             "samples) and sampled latents "
             "(0.5 = the sampler matches the inferred distribution; 1 = fully apart). Sparse latents: SGLD, "
             f"{SGLD_STEPS.value} steps of {SGLD_STEP_SIZE.value:g} at temperature 1. Low/high capacity "
-            f"coefficients are ours: {common.CAPACITY}.", "",
+            f"coefficients are ours: (low / high) {common.capacity_note()}.", "",
             common.table(["latents", "capacity", "coefficient", "separability", "|z| inferred", "|z| sampled",
-                          "VQ codes in use", "SGLD converged"], rows), "",
+                          "VQ codes in use", "SGLD converged (seeds)"], rows), "",
             "SGLD converged: whether the chains' mean |z| stopped moving over the second half of the run "
             "(eval/sampling.ensemble_drift < 0.1); where it did not, the sampled latents are still near their "
             "N(0, 1) start and the separability says more about the sampler's length than about the prior.", ""]

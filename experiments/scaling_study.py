@@ -1,16 +1,20 @@
 """Scaling study, the paper's Fig. 12 at small scale: held-out one-step error with IDM
-latents against training length, predictor size and the amount of training video.
+latents against training length, predictor size and the amount of training data.
 
     python experiments/scaling_study.py --root=/tmp/lawm_exp --data=/data/footage \
         --holdout=fraction:0.2 --steps=2000
 
-For sparse (λ_l1 0.01) and noisy (β 1e-4) latents, one axis at a time around the
-default (--steps, the config's predictor, all training videos): steps x {1/4, 1/2, 1, 2}
-(--step_factors), predictor width x {1/2, 1, 2} (IDM alike; --widths), and a seeded
-{1/4, 1/2, 1} share of the training videos (--shares; evaluation always on the same
-held-out videos). Writes
-ROOT/scaling_study.{md,json} and scaling_study.png. The paper gives the figure only:
-IDM prediction improves on all three axes.
+For sparse (λ_l1 0.01) and noisy (β 1e-4) latents (--coefficients), one axis at a time
+around the default (--steps, the config's predictor, all training data): steps x {1/4,
+1/2, 1, 2} (--step_factors), predictor width x {1/2, 1, 2} (IDM alike; --widths), and a
+share {1/4, 1/2, 1} of the training data (--shares): of the training videos (a seeded
+subset), or for the scenes stream (data.source=scenes) of the distinct clips a run draws
+(share x steps x batch clips, each then seen 1/share times; 1 = every clip new).
+Evaluation is always on the same held-out clips. With --seeds every point is trained
+once per seed (the figure draws the spread). The default point is the run of
+capacity_sweep.py (ROOT/<kind>_<coefficient>), reused. Writes ROOT/scaling_study.{md,json}
+and scaling_study.png. The paper gives the figure only: IDM prediction improves on all
+three axes.
 """
 import os
 
@@ -25,10 +29,11 @@ from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train.lam import train
 
 KINDS = flags.DEFINE_list("kinds", ["sparse", "noisy"], "bottlenecks to scale")
+COEFFICIENTS = flags.DEFINE_list("coefficients", ["sparse:0.01", "noisy:0.0001"],
+                                 "KIND:VALUE, each scaled bottleneck's coefficient")
 STEP_FACTORS = flags.DEFINE_list("step_factors", ["0.25", "0.5", "1", "2"], "training steps, as multiples of --steps")
 WIDTHS = flags.DEFINE_list("widths", ["0.5", "1", "2"], "IDM and predictor widths, as multiples of the config's")
-SHARES = flags.DEFINE_list("shares", ["0.25", "0.5", "1"], "shares of the training videos")
-COEF = {"sparse": 0.01, "noisy": 1e-4}
+SHARES = flags.DEFINE_list("shares", ["0.25", "0.5", "1"], "shares of the training data")
 
 
 def video_lists(c):
@@ -51,21 +56,40 @@ def video_lists(c):
     return write("holdout.txt", held), shares
 
 
-def run(kind, steps, width, share, held_list, train_list):
-    """Held-out error of one model; the default point is trained once for all three axes."""
+def coefficient(kind: str) -> float:
+    for item in COEFFICIENTS.value:
+        name, _, value = item.partition(":")
+        if name == kind:
+            return float(value)
+    raise app.UsageError(f"--coefficients={','.join(COEFFICIENTS.value)} has no KIND:VALUE for {kind}")
+
+
+def run(kind, seed, steps, width, share, default, lists):
+    """Held-out error of one model; the default point is capacity_sweep's run."""
+    coef = coefficient(kind)
     c = common.base_config(kind)
-    c.model.bottleneck[common.FIELD[kind]] = COEF[kind]
-    c.data.path, c.data.holdout = train_list, ""
-    c.train.steps = int(steps)
-    c.train.log_every = max(c.train.steps // 20, 1)
-    c.train.ckpt_every = c.train.steps
-    for net in (c.model.idm, c.model.predictor):
-        net["width"] = int(net["width"] * width)
-        net["mlp_hidden"] = int(net["mlp_hidden"] * width)
-    workdir = os.path.join(common.ROOT.value, "scaling", f"{kind}_steps{steps}_width{width:g}_data{share:g}")
-    train(c, workdir)
+    c.seed = seed
+    c.model.bottleneck[common.FIELD[kind]] = coef
+    if (steps, width, share) == default:
+        workdir = common.trained(kind, coef, seed)
+    else:
+        c.train.steps = int(steps)
+        c.train.log_every = max(c.train.steps // 20, 1)
+        c.train.ckpt_every = c.train.steps
+        for net in (c.model.idm, c.model.predictor):
+            net["width"] = int(net["width"] * width)
+            net["mlp_hidden"] = int(net["mlp_hidden"] * width)
+        if lists:
+            c.data.path, c.data.holdout = lists[1][share], ""
+        elif share < 1:  # scenes: fewer distinct clips, each seen more often
+            c.data.scenes.clips = max(1, round(share * steps * c.data.global_batch))
+        name = f"{kind}_steps{steps}_width{width:g}_data{share:g}"
+        workdir = os.path.join(common.ROOT.value, "scaling", common.run_name(name, seed=seed))
+        train(c, workdir)
     c.job = "evaluate"
-    c.eval.update(kinds="capacity", path=held_list, max_clips=common.MAX_CLIPS.value)
+    c.eval.update(kinds="capacity", max_clips=common.MAX_CLIPS.value, out="eval_scaling")
+    if lists:
+        c.eval.path = lists[0]
     return evaluate(c, workdir)["capacity"]["model"]["repr_l1"]
 
 
@@ -73,25 +97,33 @@ def main(argv):
     del argv
     quiet_library_logs()
     base = common.base_config("sparse")
-    held_list, shares = video_lists(base)
+    lists = None if base.data.source == "scenes" else video_lists(base)
     steps = base.train.steps
     axes = {"steps": [max(1, round(steps * f)) for f in map(float, STEP_FACTORS.value)],
             "width": [float(w) for w in WIDTHS.value], "data": [float(d) for d in SHARES.value]}
+    default = (steps, 1.0, 1.0)
     rows = []
     for kind in KINDS.value:
         for axis, values in axes.items():
             for value in values:
-                point = {"steps": steps, "width": 1.0, "data": 1.0, axis: value}
+                point = dict(zip(("steps", "width", "data"), default), **{axis: value})
+                per_seed = [run(kind, seed, point["steps"], point["width"], point["data"], default, lists)
+                            for seed in common.seeds()]
                 rows.append({"kind": kind, "axis": axis, "value": value,
-                             "repr_l1": run(kind, point["steps"], point["width"], point["data"], held_list,
-                                            shares[point["data"]])})
-    plots.scaling_curves(rows, os.path.join(common.ROOT.value, "scaling_study.png"))
+                             **common.over_seeds([{"repr_l1": e} for e in per_seed])})
+    plots.scaling_curves(rows, os.path.join(common.ROOT.value, "scaling_study.png"),
+                         title=common.picture_title("held-out one-step error"))
+    data = ("share of the distinct scenes clips a run draws (share x steps x batch)" if lists is None
+            else "share of the training videos")
     body = "\n".join([f"`{common.command_line()}`", "",
                       "Held-out one-step representation L1 with IDM latents (lower is better), one axis "
-                      f"varied at a time around {steps} steps, the config's widths and all training videos. "
+                      f"varied at a time around {steps} steps, the config's widths and all training data "
+                      f"(data axis: {data}); coefficients {', '.join(COEFFICIENTS.value)}; seeds "
+                      f"{common.seeds()}, mean ± standard deviation where there are several. "
                       "The paper (Fig. 12, no numbers in the text): IDM prediction improves along all three.", "",
                       common.table(["latents", "axis", "value", "repr_l1"],
-                                   [[r["kind"], r["axis"], f"{r['value']:g}", r["repr_l1"]] for r in rows]),
+                                   [[r["kind"], r["axis"], f"{r['value']:g}", common.spread(r, "repr_l1")]
+                                    for r in rows]),
                       "", "![scaling](scaling_study.png)"])
     path = common.write_report("scaling_study", "Scaling study (paper Fig. 12)", body, rows)
     print(open(path).read())

@@ -231,9 +231,10 @@ def capacity_curve(rows: list[dict], out: str, metric: str = "repr_l1", title: s
     return out
 
 
-def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
+def leakage_profile(rows: dict, cut_step: int, out: str, title: str = "") -> str:
     """Error of each transition of spliced clips, the cut marked: one panel per metric
-    ({metric: {name: profile}}), in the metric's own units (a jump reads as its size)."""
+    ({metric: {name: profile}}), in the metric's own units (a jump reads as its size);
+    `title` over the panels."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.2 * len(rows), 3.2), dpi=100, layout="constrained")
@@ -249,17 +250,20 @@ def leakage_profile(rows: dict, cut_step: int, out: str) -> str:
         ax.set_ylabel(metric)
         ax.set_title(f"spliced clips: {metric} per step")
         ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.savefig(out)
     return out
 
 
 SCALING_AXES = {"steps": "training steps", "width": "IDM/predictor width (x config)",
-                "data": "share of training videos"}
+                "data": "share of training data"}
 
 
-def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1") -> str:
+def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1", title: str = "") -> str:
     """The paper's Fig. 12: one panel per scaling axis present in rows ({"kind", "axis",
-    "value", metric}), one line per bottleneck kind. Returns `out`."""
+    "value", metric, optionally METRIC_std: error bars over seeds}), one line per
+    bottleneck kind; `title` over the panels. Returns `out`."""
     from matplotlib.figure import Figure
 
     axes = [a for a in SCALING_AXES if any(r["axis"] == a for r in rows)]
@@ -267,8 +271,10 @@ def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1") -> str:
     for i, axis in enumerate(axes):
         ax = fig.add_subplot(1, len(axes), i + 1)
         for kind in sorted({r["kind"] for r in rows}):
-            pts = sorted((r["value"], r[metric]) for r in rows if r["kind"] == kind and r["axis"] == axis)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=kind)
+            pts = sorted((r["value"], r[metric], r.get(f"{metric}_std", 0.0)) for r in rows
+                         if r["kind"] == kind and r["axis"] == axis)
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], fmt="o-", capsize=3,
+                        label=kind)
         ax.set_xscale("log")
         values = sorted({r["value"] for r in rows if r["axis"] == axis})
         ax.set_xticks(values, [f"{v:g}" for v in values])
@@ -276,6 +282,8 @@ def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1") -> str:
         ax.set_xlabel(SCALING_AXES[axis])
         ax.set_ylabel(f"held-out one-step {metric}")
         ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.savefig(out)
     return out
 

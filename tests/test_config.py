@@ -1,7 +1,7 @@
 """Configs: the shipped ones validate, bad values fail early naming the field."""
 import pytest
 
-from configs import arm, camera, paper, tiny
+from configs import arm, camera, paper, scenes, tiny
 from lawm_jax.config import job_config, validate
 from lawm_jax.errors import ConfigError
 
@@ -11,6 +11,19 @@ def test_tiny_config_validates_for_every_bottleneck(kind):
     wm_cfg = validate(tiny.get_config(kind))
     assert wm_cfg.bottleneck.kind == kind
     assert wm_cfg.encoder.mode == "frame_causal"  # the default cannot leak the future
+
+
+def test_scenes_config_is_the_reproduction_recipe():
+    """configs/scenes.py: tiny's networks, the scenes stream, one state per frame, D = 128;
+    its job arguments are tiny's."""
+    for kind in ("sparse", "noisy", "vq", "deterministic", "unconstrained"):
+        c = scenes.get_config(kind)
+        wm_cfg = validate(c)
+        assert (wm_cfg.bottleneck.kind, wm_cfg.bottleneck.latent_dim, wm_cfg.encoder.mode) == (kind, 128, "per_frame")
+        assert (c.data.source, c.data.path, c.data.image_size) == ("scenes", "skimage", 32)
+        assert wm_cfg.steps == c.data.frames  # one state per frame
+    assert scenes.get_config("decoder").job == "decoder"
+    assert scenes.get_config("decoder").train.adam_lr == tiny.get_config("decoder").train.adam_lr
 
 
 def test_paper_config_is_the_papers_recipe():

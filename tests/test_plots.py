@@ -37,7 +37,11 @@ def test_capacity_scaling_and_profile_plots(tmp_path):
     assert with_bars.shape == (420, 800, 3) and (with_bars != picture(str(tmp_path / "c.png"))).any()
     scaling = [{"kind": k, "axis": a, "value": v, "repr_l1": 1 / v} for k in ("sparse", "noisy")
                for a, vs in (("steps", (10, 20)), ("width", (0.5, 1)), ("data", (0.25, 1))) for v in vs]
-    assert picture(plots.scaling_curves(scaling, str(tmp_path / "s.png"))).shape == (320, 1020, 3)
+    plain = picture(plots.scaling_curves(scaling, str(tmp_path / "s.png")))
+    assert plain.shape == (320, 1020, 3)
+    bars = picture(plots.scaling_curves([{**r, "repr_l1_std": 0.05} for r in scaling], str(tmp_path / "s2.png"),
+                                        title="budget smoke"))
+    assert bars.shape == plain.shape and (bars != plain).any()  # seed spread and the title drawn
     assert picture(plots.leakage_profile({"repr_l1": {"model": [1, 3, 1]}}, 2, str(tmp_path / "p.png"))).shape == \
         (320, 420, 3)
     two = {"repr_l1": {"model": [0.2, 0.5, 0.2], "copy_last": [0.3, 0.6, 0.3]}, "lpips": {"model": [0.1, 0.3, 0.1]}}

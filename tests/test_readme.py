@@ -73,6 +73,7 @@ COVERED = {
     r"bench\.py:tiny": "tests/tools/test_benchmark.py::test_command_writes_every_section",
     r"lawm_jax\.main --help": "tests/test_cli.py::test_help_lists_every_job_and_every_config",
     r"experiments/latent_regime\.py": "tests/experiments/test_scripts.py::test_latent_regime_script",
+    r"experiments/reproduce\.py": "tests/experiments/test_scripts.py::test_reproduce_smoke_budget",
 }
 # Other projects' tools the docs name (run by the reader, not by these tests).
 EXTERNAL = ("tfds", "tensorboard")

@@ -233,7 +233,8 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
                      max_clips: int = 0, split: str = "holdout"):
     """Held-out clips for evaluation, in a fixed order: (uint8 video (M, F, H, W, C),
     the video of each clip (M,): its file name relative to the data folder, its episode
-    (trajectories, tfds), else its number), centre crops without flips.
+    (trajectories, tfds), a name for each procedural clip, else its number), centre crops
+    without flips.
 
     Where they come from: `path` (all of it, read as data_cfg.source) if given (shards,
     trajectories and tfds have no held-out split: they need it, unless split="train"); else the
@@ -249,11 +250,13 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
         video, _ = moving_shapes(ShapesConfig(num_clips=max_clips or 64, frames=data_cfg.frames,
                                               image_size=data_cfg.image_size, frames_per_step=frames_per_step),
                                  seed=seed if split == "train" else 10_000 + seed)
-        return video, np.arange(len(video))
+        return video, np.array([f"shapes clip {i}" for i in range(len(video))])
     if data_cfg.source == "scenes" and not path:  # unseen generator seeds over the split's photographs
         records, draw = scenes_dataset(data_cfg, data_cfg.path, 10_000 + seed, frames_per_step, split,
                                        clips=max_clips or 64)
-        return np.stack([draw.draw(i)[0] for i in range(len(records))]), np.arange(len(records))
+        photos = "held-out" if split == "holdout" else "training"
+        return (np.stack([draw.draw(i)[0] for i in range(len(records))]),
+                np.array([f"scene {i} ({photos} photos)" for i in range(len(records))]))
     if data_cfg.mixture and not path:
         raise DataError("evaluation reads one source: set config.eval.path to held-out data")
     if data_cfg.source in NO_HOLDOUT and not path and split == "holdout":

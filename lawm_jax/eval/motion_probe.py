@@ -40,3 +40,25 @@ def probe_r2(x_fit, y_fit, x_test, y_test, ridge: float | None = None) -> float:
         ridge = max(RIDGES, key=lambda r: _r2(_fit(x_fit[:cut], y_fit[:cut], r)(x_fit[cut:]), y_fit[cut:],
                                                y_fit[:cut].mean(0)))
     return _r2(_fit(x_fit, y_fit, ridge)(x_test), y_test, y_fit.mean(0))
+
+
+def motion_r2(z, change, motion: dict, components: int = 64, carried: int = 8) -> dict:
+    """The probes of a model's held-out transitions, fitted on the first half of the rows
+    and scored on the second: from the latents z (N, D) to each recorded motion part
+    ({"camera": (N, k), "agents": (N, k)}; parts that never move are left out), and, as
+    the encoder's ceiling, from the state change (N, S) itself (its top `components`
+    principal components; "state change -> camera", ...): a latent cannot carry linearly
+    what the states do not; and from the latent to the state change's top `carried`
+    components ("state change": what it carries instead)."""
+    z = np.asarray(z, np.float64)
+    change = np.asarray(change, np.float64)
+    change = change - change.mean(0)
+    change = change @ np.linalg.svd(change, full_matrices=False)[2][:components].T
+    half = len(z) // 2
+    out = {"state change": probe_r2(z[:half], change[:half, :carried], z[half:], change[half:, :carried])}
+    for part, y in motion.items():
+        if not np.any(y):
+            continue  # nothing of this kind moves in these scenes
+        out[part] = probe_r2(z[:half], y[:half], z[half:], y[half:])
+        out[f"state change -> {part}"] = probe_r2(change[:half], y[:half], change[half:], y[half:])
+    return out

@@ -98,15 +98,15 @@ def write_pictures(examples: list[dict], out_dir: str, prefix: str = "transfer",
 
 
 def write_rollouts(examples: list[dict], video_ids, out_dir: str, prefix: str, formats, fps: float,
-                   frames_per_step: int, context: int, decoded: bool) -> list[str]:
+                   frames_per_step: int, context: int, decoded: bool, label: str = "") -> list[str]:
     """write_pictures for rollout_examples' pictures: each titled with its videos A and B
-    and what the rows show, columns timed as frames (decoded) or states, the red line after
-    the `context` real steps."""
+    and what the rows show (and `label`, e.g. the run), columns timed as frames (decoded)
+    or states, the red line after the `context` real steps."""
     chosen = pick_examples(video_ids, len(examples))
     partner = partners(video_ids)
     what = "decoded frames" if decoded else "states as colours"
     titles = [f"A: {video_ids[i]}   B: {video_ids[partner[i]]}   ({what}; {context} real step(s), then predicted)"
-              for i in chosen]
+              + (f"   [{label}]" if label else "") for i in chosen]
     per_column = 1 if decoded else frames_per_step  # frames a column shows
     return write_pictures(examples, out_dir, prefix, formats, fps / per_column, titles, context * frames_per_step
                           // per_column)

@@ -4,7 +4,8 @@
         [--config.eval.decoder=/tmp/lawm_decoder] [--config.lpips_net=vgg]
 
 WORKDIR is the training run's; results go to WORKDIR/eval (WORKDIR/eval_train with
-eval.split=train, the training videos: the generalisation gap): one JSON per evaluation in
+eval.split=train, the training videos: the generalisation gap; WORKDIR/<eval.out> if
+set; eval.label adds a line to every picture): one JSON per evaluation in
 config.eval.kinds, results.json with all of them, and pictures:
   capacity   one-step error with IDM latents vs copying the last state   capacity.json
   leakage    error at spliced scene cuts vs the originals (Table 1)       leakage.json, leakage_profile.png
@@ -60,7 +61,8 @@ def evaluate(config, workdir: str) -> dict:
     if wm_cfg.conditioning == "actions":
         raise ConfigError(f"{workdir} is an action-conditioned run (model.conditioning='actions'): it has no "
                           "latent actions to evaluate; compare it with job=plan (configs/arm.py:plan)")
-    out_dir = os.path.join(workdir, EVAL_DIR if config.eval.split == "holdout" else f"{EVAL_DIR}_{config.eval.split}")
+    out_dir = os.path.join(workdir, config.eval.out or (EVAL_DIR if config.eval.split == "holdout"
+                                                        else f"{EVAL_DIR}_{config.eval.split}"))
     os.makedirs(out_dir, exist_ok=True)
     notices = []
     data_cfg = config.data.copy_and_resolve_references()
@@ -138,7 +140,8 @@ def _leakage(c: _Context):
     result = leakage(c.model, c.video, c.ids, c.q, None, c.config.eval.batch, c.decode, c.lpips)
     rows = {metric: {name: result[name][metric]["profile"] for name in ("model", "copy_last")}
             for metric in ("repr_l1", "lpips") if metric in result["model"]}
-    plots.leakage_profile(rows, result["cut_step"], os.path.join(c.out_dir, "leakage_profile.png"))
+    plots.leakage_profile(rows, result["cut_step"], os.path.join(c.out_dir, "leakage_profile.png"),
+                          c.config.eval.label)
     return result
 
 
@@ -158,7 +161,7 @@ def _pictures(c: _Context):
     examples = rollout_examples(c.model, c.video, c.ids, c.q, c.config.eval.context, c.config.eval.pictures,
                                 c.decode)
     write_rollouts(examples, c.ids, c.out_dir, "transfer", ("png", "gif"), c.config.data.fps, c.q,
-                   c.config.eval.context, c.decode is not None)
+                   c.config.eval.context, c.decode is not None, c.config.eval.label)
     if c.decode is None:
         c.notices.append("pictures without a decoder (config.eval.decoder) show the states as colours "
                          "(3 principal components per token)")
@@ -185,7 +188,8 @@ def _sampling(c: _Context):
                          "are nearer their start than the prior; raise eval.sgld_steps or eval.sgld_step_size")
     plots.latent_embedding({"inferred (held out)": result["inferred"], "sampled": result["sampled"]},
                            os.path.join(c.out_dir, "latent_embedding.png"),
-                           f"{cfg.kind} latents: inferred vs sampled (PCA)")
+                           f"{cfg.kind} latents: inferred vs sampled (PCA)"
+                           + (f"\n{c.config.eval.label}" if c.config.eval.label else ""))
     return result
 
 
@@ -204,6 +208,8 @@ def check_eval(e) -> list[str]:
     for field in ("stride", "max_clips", "pictures"):
         check(e[field] >= 0, f"eval.{field}", e[field], "must be >= 0")
     check(e.split in ("holdout", "train"), "eval.split", e.split, 'must be "holdout" or "train"')
+    check(e.out == os.path.basename(e.out) and e.out not in (".", ".."), "eval.out", e.out,
+          "must be a folder name under WORKDIR (no path separators), or empty")
     check(e.sgld_step_size > 0, "eval.sgld_step_size", e.sgld_step_size, "must be > 0")
     check(e.transfer_seconds > 0, "eval.transfer_seconds", e.transfer_seconds, "must be > 0 (the paper: 2.0)")
     return kinds

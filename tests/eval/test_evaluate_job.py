@@ -79,6 +79,19 @@ def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch,
     seen = evaluate(c, lam)
     assert seen["split"] == "train" and os.path.exists(os.path.join(lam, "eval_train", "capacity.json"))
     assert seen["capacity"]["model"]["repr_l1"] != summary["capacity"]["model"]["repr_l1"]
+    # eval.out names the folder; eval.label goes on every picture (here: the leakage profile).
+    c.eval.update(kinds="leakage", split="holdout", out="eval_labelled", label="budget smoke, seed 0")
+    evaluate(c, lam)
+    labelled = os.path.join(lam, "eval_labelled", "leakage_profile.png")
+    assert os.path.exists(os.path.join(lam, "eval_labelled", "leakage.json"))
+    c.eval.update(out="eval_plain", label="")
+    evaluate(c, lam)
+    plain = np.asarray(Image.open(os.path.join(lam, "eval_plain", "leakage_profile.png")))
+    assert not np.array_equal(np.asarray(Image.open(labelled)), plain)  # the same curves, plus the label
+    c.eval.out = "../elsewhere"
+    with pytest.raises(ConfigError, match="eval.out='../elsewhere': must be a folder name"):
+        evaluate(c, lam)
+    c.eval.out = ""
     c.eval.kinds = "capacity,nonsense"
     with pytest.raises(ConfigError, match="eval.kinds"):
         evaluate(c, lam)

@@ -8,7 +8,7 @@ import pytest
 from lawm_jax.eval import scoring
 from lawm_jax.eval.capacity import capacity, latent_stats
 from lawm_jax.eval.leakage import leakage, partners, splice
-from lawm_jax.eval.motion_probe import probe_r2
+from lawm_jax.eval.motion_probe import motion_r2, probe_r2
 from lawm_jax.eval.sampling import separability
 from lawm_jax.eval.pictures import ROWS, rollout_examples
 from lawm_jax.eval.transfer import cycle, transfer, transfer_steps
@@ -188,3 +188,17 @@ def test_the_motion_probe_reads_linear_motion_and_nothing_from_noise():
     assert abs(probe_r2(wide[:200], unrelated[:200], wide[200:], unrelated[200:])) < 0.05
     zeros = np.zeros((400, 8))  # the deterministic model's latent carries nothing
     assert abs(probe_r2(zeros[:200], motion[:200], zeros[200:], motion[200:])) < 0.05
+
+
+def test_motion_r2_tells_what_the_latent_and_the_states_carry():
+    """A latent that carries the camera and not the agents; states that carry both (mixed
+    into many dimensions): the probes say so, and a part that never moves is left out."""
+    rng = np.random.default_rng(1)
+    camera, agents = rng.normal(size=(600, 3)), rng.normal(size=(600, 4))
+    z = np.concatenate([camera @ rng.normal(size=(3, 3)), rng.normal(size=(600, 5))], axis=1)
+    change = np.concatenate([camera, agents], axis=1) @ rng.normal(size=(7, 40))
+    r2 = motion_r2(z, change, {"camera": camera, "agents": agents, "still": np.zeros((600, 2))})
+    assert set(r2) == {"state change", "camera", "state change -> camera", "agents", "state change -> agents"}
+    assert r2["camera"] > 0.99 and abs(r2["agents"]) < 0.05
+    assert r2["state change -> camera"] > 0.99 and r2["state change -> agents"] > 0.99
+    assert 0.2 < r2["state change"] < 0.8  # the camera's share of the state change's main directions

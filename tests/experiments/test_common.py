@@ -33,11 +33,37 @@ for bad, says in (("model.nope=1", "no field 'model.nope'"), ("data.frames=eight
                   ("model.predictor.adaln_zero=maybe", "true or false"), ("data.frames", "KEY=VALUE")):
     with pytest.raises(app.UsageError, match=says):
         common.override(c, bad)
+
+# --capacity: the tables' low/high rows; bad items named.
+flags.FLAGS(["test", "--capacity=sparse:0.1:0.0001,vq:16:1024"])
+rows = common.table_models()
+assert [(k, cap, coef) for k, cap, coef in rows[:6]] == [
+    ("sparse", "low", 0.1), ("sparse", "high", 0.0001), ("noisy", "low", 0.01), ("noisy", "high", 0.0001),
+    ("vq", "low", 16), ("vq", "high", 1024)], rows
+assert common.capacity_note() == "sparse 0.1 / 0.0001, noisy 0.01 / 0.0001, vq 16 / 1024"
+for bad, says in (("--capacity=lasso:1:2", "KIND one of"), ("--capacity=sparse:0.1", "KIND:LOW:HIGH"),
+                  ("--capacity=vq:8:many", "must be numbers")):
+    flags.FLAGS(["test", bad])
+    with pytest.raises(app.UsageError, match=says):
+        common.capacities()
+
+# --eval_data and --tag: where evaluations and reports go, and their titles.
+flags.FLAGS(["test", "--capacity=", "--root=" + ROOT])
+assert (common.eval_dir(), common.eval_dir("train"), common.suffix()) == ("eval", "eval_train", "")
+common.write_report("x", "Title", "body", {"a": 1})
+assert open(ROOT + "/x.md").read().startswith("# Title\n")
+flags.FLAGS(["test", "--eval_data=/videos", "--tag=budget smoke"])
+assert (common.eval_dir(), common.eval_dir("train"), common.suffix()) == ("eval_videos", "eval_videos_train",
+                                                                         "_videos")
+common.write_report("x", "Title", "body", {"a": 1})
+assert open(ROOT + "/x_videos.md").read().startswith("# Title, on the videos of /videos [budget smoke]\n")
+assert common.picture_title("capacity") == "capacity [budget smoke]"
 print("ok")
 '''
 
 
-def test_seeds_spread_run_names_and_overrides():
-    done = subprocess.run([sys.executable, "-c", CHECKS], capture_output=True, text=True,
+def test_seeds_spread_run_names_overrides_capacities_and_reports(tmp_path):
+    checks = f"ROOT = {str(tmp_path)!r}\n" + CHECKS
+    done = subprocess.run([sys.executable, "-c", checks], capture_output=True, text=True,
                           cwd=os.path.join(REPO, "experiments"), env={**os.environ, "PYTHONPATH": REPO})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -21,15 +21,15 @@ def script(name, root, *args, report_name=None):
 
 
 @pytest.mark.slow
-def test_experiment_scripts(tmp_path):
-    """Each script once, at the least that runs all of its code: the capacity sweep trains
-    one model per bottleneck kind (and both bounds) and the decoder; the tables reuse them
-    (--models: their low-capacity rows, which are those coefficients), so they only evaluate."""
+def test_experiment_scripts_on_video(tmp_path):
+    """The scripts on the bundled footage (the reproduction's smoke budget covers them on
+    the scenes stream): the capacity sweep with a decoder, a table's refusal of a row it
+    does not have, the scaling study's training-video shares, tiny_bottlenecks."""
     root = str(tmp_path)
-    report, rows = script("capacity_sweep", root, "--sparse=0.1", "--noisy=0.01", "--vq=8", "--decoder_steps=2")
-    assert [r["kind"] for r in rows["held_out"]] == ["deterministic", "unconstrained", "sparse", "noisy", "vq",
-                                                     "copy_last", "decoded real states"]
-    assert len(rows["training_videos"]) == 7
+    report, rows = script("capacity_sweep", root, "--sparse=0.1", "--noisy=", "--vq=", "--decoder_steps=2")
+    assert [r["kind"] for r in rows["held_out"]] == ["deterministic", "unconstrained", "sparse", "copy_last",
+                                                     "decoded real states"]
+    assert len(rows["training_videos"]) == 5 and rows["motion_r2"] == []  # no recorded motion in video
     codes = {c["kind"]: c for c in rows["codes"]}  # the deterministic model's latent is all zeros
     assert codes["deterministic"]["active_dims"] == 0 and codes["unconstrained"]["active_dims"] > 0
     assert "| bottleneck | coefficient | l1_norm | l2_norm | participation |" in report
@@ -41,25 +41,66 @@ def test_experiment_scripts(tmp_path):
     assert done.returncode != 0 and "no row ['sparse_0.3']" in done.stderr, done.stderr[-3000:]
     assert ("['sparse_0.1', 'sparse_0.01', 'noisy_0.01', 'noisy_0.0001', 'vq_8', 'vq_512', 'deterministic', "
             "'unconstrained']") in done.stderr
-    report, results = script("leakage_table", root, "--decoder_steps=2", "--models=sparse_0.1,deterministic")
-    assert set(results) == {"sparse_0.1", "deterministic"}
-    assert "×2.4" in report  # the paper's sparse-low ratio beside ours
-    report, results = script("transfer_table", root, "--decoder_steps=2", "--models=sparse_0.1,unconstrained")
-    assert set(results) == {"sparse_0.1", "unconstrained"}
-    assert "0.26 / 0.31 (×1.19)" in report and os.path.exists(os.path.join(root, "sparse_0.1/eval/transfer_0.png"))
-    report, results = script("sampling_table", root, "--sgld_steps=20", "--models=sparse_0.1,noisy_0.01,vq_8")
-    assert set(results) == {"sparse_0.1", "noisy_0.01", "vq_8"}  # each kind's sampler
-    assert all(0 <= r["separability"] <= 1 for r in results.values()) and "| noisy | low |" in report
-    report, rows = script("scaling_study", root, "--kinds=noisy", "--steps=4", "--step_factors=0.5,1",
-                          "--widths=0.5,1", "--shares=0.5,1")
-    assert {r["axis"] for r in rows} == {"steps", "width", "data"} and len(rows) == 6
-    assert os.path.exists(os.path.join(root, "scaling_study.png"))
+    # The default point (4 steps, width 1, all training videos) is the sweep's sparse_0.1 run.
+    report, rows = script("scaling_study", root, "--kinds=sparse", "--coefficients=sparse:0.1",
+                          "--step_factors=0.5,1", "--widths=1", "--shares=0.5,1")
+    assert [(r["axis"], r["value"]) for r in rows] == [("steps", 2), ("steps", 4), ("width", 1), ("data", 0.5),
+                                                       ("data", 1)]
+    assert sorted(os.listdir(os.path.join(root, "scaling"))) == ["sparse_steps2_width1_data1",
+                                                                 "sparse_steps4_width1_data0.5"]
+    assert os.path.exists(os.path.join(root, "sparse_0.1", "eval_scaling", "capacity.json"))
+    assert len(open(os.path.join(root, "scaling_lists", "train_0.5.txt")).read().split()) < len(
+        open(os.path.join(root, "scaling_lists", "train_1.txt")).read().split())
     done = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "tiny_bottlenecks.py"),
                            f"--workdir={root}/tiny", "--steps=2", "--kinds=deterministic,sparse"],
                           capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [r["bottleneck"] for r in json.load(open(os.path.join(root, "tiny", "results.json")))] == [
         "deterministic", "sparse"]
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_budget(tmp_path):
+    """experiments/reproduce.py --budget=smoke end to end on the scenes recipe, with an
+    evaluation on real videos: every report, the findings table, labelled pictures; a
+    re-run reuses every finished step, and one step forgotten is run again alone."""
+    from lawm_jax.data.clips import BUNDLED_FOOTAGE
+    root = str(tmp_path / "repro")
+    cmd = [sys.executable, os.path.join(REPO, "experiments", "reproduce.py"), f"--root={root}", "--budget=smoke",
+           f"--eval_data={BUNDLED_FOOTAGE}"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    steps = ["capacity_sweep", "leakage_table", "transfer_table", "sampling_table", "scaling_study",
+             "capacity_sweep_videos", "leakage_table_videos", "transfer_table_videos"]
+    summary = json.load(open(os.path.join(root, "reproduce.json")))
+    assert list(summary["results"]) == steps and summary["budget"] == "smoke"
+    for name in steps:
+        assert open(os.path.join(root, f"{name}.md")).read().split("\n")[0].endswith("[budget smoke]")
+    report = open(os.path.join(root, "reproduce.md")).read()
+    assert report.startswith("# Reproduction at small scale: budget smoke")
+    # One findings row per claim: capacity (4 + VQ), leakage and transfer (2) on each
+    # split, scaling per axis; each says whether it holds.
+    found = summary["findings"]
+    assert [f[0] for f in found].count("capacity (held-out photographs)") == 5
+    assert [f[0] for f in found].count("capacity (real videos)") == 5
+    assert [f[0] for f in found].count("scaling") == 2 and all(f[3] in ("yes", "**no**") for f in found)
+    assert "| capacity (held-out photographs) | unconstrained at least 10% below deterministic" in report
+    # Ground truth: the probe per model; the pictures, each labelled with the budget and run.
+    sweep = summary["results"]["capacity_sweep"]
+    assert {p["kind"] for p in sweep["motion_r2"]} == {"deterministic", "unconstrained", "sparse", "noisy", "vq"}
+    assert all(-1 <= p["agents"] <= 1 for p in sweep["motion_r2"])
+    for picture in ("capacity_sweep_repr_l1.png", "capacity_sweep_videos_lpips.png", "scaling_study.png",
+                    "unconstrained/eval/leakage_profile.png", "sparse_0.1/eval/transfer_0.png",
+                    "sparse_0.1/eval_videos/transfer_0.png", "noisy_0.01/eval/latent_embedding.png"):
+        assert os.path.getsize(os.path.join(root, picture)) > 5000, picture
+    evaluation = json.load(open(os.path.join(root, "sparse_0.1", "eval_videos", "results.json")))
+    assert evaluation["eval"]["label"] == "budget smoke sparse_0.1" and evaluation["eval"]["path"] == BUNDLED_FOOTAGE
+    assert evaluation["videos"] > 1
+    # Resumable: everything finished is reused; a step whose record is gone runs again alone.
+    os.remove(os.path.join(root, "reproduce", "sampling_table.done"))
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("done before, reused") == len(steps) - 1 and "sampling_table: running" in done.stdout
 
 
 @pytest.mark.slow
