@@ -261,12 +261,12 @@ SCALING_AXES = {"steps": "training steps", "width": "IDM/predictor width (x conf
 
 
 def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1", title: str = "") -> str:
-    """The paper's Fig. 12: one panel per scaling axis present in rows ({"kind", "axis",
-    "value", metric, optionally METRIC_std: error bars over seeds}), one line per
-    bottleneck kind; `title` over the panels. Returns `out`."""
+    """The paper's Fig. 12: one panel per scaling axis of rows ({"kind", "axis", "value",
+    metric, optionally METRIC_std: error bars over seeds}) with two or more values, one
+    line per bottleneck kind; `title` over the panels. Returns `out`."""
     from matplotlib.figure import Figure
 
-    axes = [a for a in SCALING_AXES if any(r["axis"] == a for r in rows)]
+    axes = [a for a in SCALING_AXES if len({r["value"] for r in rows if r["axis"] == a}) > 1]
     fig = Figure(figsize=(3.4 * len(axes), 3.2), dpi=100, layout="constrained")
     for i, axis in enumerate(axes):
         ax = fig.add_subplot(1, len(axes), i + 1)
@@ -279,6 +279,7 @@ def scaling_curves(rows: list[dict], out: str, metric: str = "repr_l1", title: s
         values = sorted({r["value"] for r in rows if r["axis"] == axis})
         ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.minorticks_off()
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel(SCALING_AXES[axis])
         ax.set_ylabel(f"held-out one-step {metric}")
         ax.legend(fontsize=8)

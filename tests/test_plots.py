@@ -42,6 +42,8 @@ def test_capacity_scaling_and_profile_plots(tmp_path):
     bars = picture(plots.scaling_curves([{**r, "repr_l1_std": 0.05} for r in scaling], str(tmp_path / "s2.png"),
                                         title="budget smoke"))
     assert bars.shape == plain.shape and (bars != plain).any()  # seed spread and the title drawn
+    one_width = [r for r in scaling if r["axis"] != "width" or r["value"] == 1]  # no panel for one point
+    assert picture(plots.scaling_curves(one_width, str(tmp_path / "s3.png"))).shape == (320, 680, 3)
     assert picture(plots.leakage_profile({"repr_l1": {"model": [1, 3, 1]}}, 2, str(tmp_path / "p.png"))).shape == \
         (320, 420, 3)
     two = {"repr_l1": {"model": [0.2, 0.5, 0.2], "copy_last": [0.3, 0.6, 0.3]}, "lpips": {"model": [0.1, 0.3, 0.1]}}
