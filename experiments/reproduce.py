@@ -62,11 +62,18 @@ BUDGETS = {
 }
 
 
+def from_repo(path: str) -> str:
+    """A path as the scripts, which run in REPO, must be given it: absolute ones as they
+    are, relative ones (to this process's directory) made relative to REPO."""
+    return path if os.path.isabs(path) else os.path.relpath(os.path.abspath(path), REPO)
+
+
 def steps(budget: dict) -> list[tuple[str, str, list[str]]]:
     """(step name, script, its flags) in order."""
-    shared = [f"--root={ROOT.value}", f"--config={CONFIG.value}", f"--tag=budget {BUDGET.value}",
-              f"--steps={budget['steps']}", f"--seeds={budget['seeds']}", f"--decoder_steps={budget['decoder_steps']}",
-              f"--max_clips={budget['max_clips']}", f"--capacity={CAPACITY}"] + [f"--set={s}" for s in SET.value]
+    shared = [f"--root={os.path.abspath(ROOT.value)}", f"--config={from_repo(CONFIG.value)}",
+              f"--tag=budget {BUDGET.value}", f"--steps={budget['steps']}", f"--seeds={budget['seeds']}",
+              f"--decoder_steps={budget['decoder_steps']}", f"--max_clips={budget['max_clips']}",
+              f"--capacity={CAPACITY}"] + [f"--set={s}" for s in SET.value]
     sweep = [f"--sparse={budget['sparse']}", f"--noisy={budget['noisy']}", f"--vq={budget['vq']}"]
     out = [("capacity_sweep", "capacity_sweep", shared + sweep),
            ("leakage_table", "leakage_table", shared),
@@ -74,15 +81,15 @@ def steps(budget: dict) -> list[tuple[str, str, list[str]]]:
            ("sampling_table", "sampling_table", shared + [f"--sgld_steps={budget['sgld_steps']}"]),
            ("scaling_study", "scaling_study", shared + [f"--{k}={v}" for k, v in budget["scaling"].items()])]
     if EVAL_DATA.value:
-        videos = [f"--eval_data={EVAL_DATA.value}"]
+        videos = [f"--eval_data={from_repo(EVAL_DATA.value)}"]
         out += [(f"{name}_videos", name, shared + extra + videos)
                 for name, extra in (("capacity_sweep", sweep), ("leakage_table", []), ("transfer_table", []))]
     return out
 
 
 def run_step(name: str, script: str, args: list[str]) -> float:
-    """Runs one script in a fresh process unless it already finished with these flags;
-    returns its seconds (0 when skipped)."""
+    """Runs one script in a fresh process (in REPO) unless it already finished with these
+    flags; returns its seconds (those of the finished run when skipped)."""
     cmd = [sys.executable, os.path.join(REPO, "experiments", f"{script}.py")] + args
     done = os.path.join(ROOT.value, "reproduce", f"{name}.done")
     if os.path.exists(done) and json.load(open(done))["command"] == cmd[1:]:
@@ -269,7 +276,7 @@ def main(argv):
     for name, script, args in steps(budget):
         seconds[name] = run_step(name, script, args)
         results[name] = json.load(open(os.path.join(ROOT.value, f"{name}.json")))
-        reports.append(open(os.path.join(ROOT.value, f"{name}.md")).read().replace("\n# ", "\n## ", 1))
+        reports.append("#" + open(os.path.join(ROOT.value, f"{name}.md")).read())  # a section of this report
     found = findings(results)
     command = (f"python experiments/reproduce.py --root={ROOT.value} --budget={BUDGET.value}"
                + (f" --eval_data={EVAL_DATA.value}" if EVAL_DATA.value else "")

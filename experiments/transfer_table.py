@@ -65,7 +65,8 @@ def main(argv):
             f"{res['context_steps']} real step(s); seeds {common.seeds()}, mean ± standard deviation where there are "
             f"several) with its own latents (original) and with latents "
             f"cycled through another video (transfer), {metric}. The paper: transfer costs ×1.03-1.34. "
-            f"Low/high capacity coefficients are ours: (low / high) {common.capacity_note()}.", "", common.table(header, table), ""]
+            f"Low/high capacity coefficients are ours: (low / high) {common.capacity_note()}.", "",
+            common.table(header, table), ""]
     body += [f"**{name}**: rows = A real, A IDM rollout, B real, B driven by A's latents, A with cycled latents\n\n"
              f"![{name}]({path})\n" for name, path in grids]
     path = common.write_report("transfer_table", "Cycle-consistency transfer (paper Table 2)", "\n".join(body),
