@@ -15,8 +15,9 @@ evaluated on unseen clips over held-out photographs.
 
 Resumable: a re-run skips the steps already finished with the same command and reuses
 every trained run. Writes ROOT/reproduce.md (the findings against the paper's, then each
-report) and ROOT/reproduce.json (the numbers, a few KB); every picture and report is
-labelled with the budget. Logs: ROOT/logs/<step>.log.
+report) and ROOT/reproduce.json (the numbers); every picture and report is labelled with
+the budget. Logs: ROOT/logs/<step>.log. --publish=docs copies the report, its pictures
+and the numbers to docs/reproduce_<budget>/ and the findings into docs/RESULTS.md.
 """
 import json
 import os
@@ -37,9 +38,9 @@ BUDGET = flags.DEFINE_enum("budget", "smoke", ["smoke", "small", "full"], "how m
 CONFIG = flags.DEFINE_string("config", os.path.join(REPO, "configs", "scenes.py"), "the recipe")
 EVAL_DATA = flags.DEFINE_string("eval_data", "", "also evaluate on this folder (or list file) of videos")
 SET = flags.DEFINE_multi_string("set", [], "KEY=VALUE config overrides for every run (repeatable)")
-PUBLISH = flags.DEFINE_string("publish", "", "also write the report, its pictures and the numbers into this folder "
-                              "(docs: docs/reproduce_<budget>.{md,json}, docs/reproduce_<budget>/*.png) and the "
-                              "findings into its RESULTS.md between the budget's markers")
+PUBLISH = flags.DEFINE_string("publish", "", "also write the report, its pictures and the numbers into "
+                              "FOLDER/reproduce_<budget>/ (report.md, results.json, *.png) and the findings into "
+                              "FOLDER/RESULTS.md between the budget's markers (e.g. --publish=docs)")
 
 # Low/high capacity rows of the tables: the ends of the sweep that the recipe's
 # measurements put at the deterministic model and near the unconstrained one
@@ -239,29 +240,31 @@ MARKERS = ("<!-- reproduce {budget}: begin (written by experiments/reproduce.py 
 
 
 def publish(out: str, report: str, summary: dict, found: list) -> None:
-    """The report (its pictures copied beside it, links rewritten) and the numbers into
-    `out`; the findings table into out/RESULTS.md between MARKERS, if it has them."""
+    """OUT/reproduce_<budget>/: report.md (its pictures copied beside it, links rewritten)
+    and results.json; the findings table into OUT/RESULTS.md between MARKERS, if it has
+    them."""
     name = f"reproduce_{BUDGET.value}"
-    pictures = os.path.join(out, name)
-    os.makedirs(pictures, exist_ok=True)
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
 
     def copy(match):
         src = match.group(2)
         dest = src.replace("/", "__")
-        shutil.copyfile(os.path.join(ROOT.value, src), os.path.join(pictures, dest))
-        return f"![{match.group(1)}]({name}/{dest})"
+        shutil.copyfile(os.path.join(ROOT.value, src), os.path.join(folder, dest))
+        return f"![{match.group(1)}]({dest})"
 
-    with open(os.path.join(out, f"{name}.md"), "w") as f:
+    with open(os.path.join(folder, "report.md"), "w") as f:
         f.write(re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", copy, report))
-    with open(os.path.join(out, f"{name}.json"), "w") as f:
+    with open(os.path.join(folder, "results.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     results = os.path.join(out, "RESULTS.md")
     begin, end = (m.format(budget=BUDGET.value) for m in MARKERS)
     text = open(results).read() if os.path.exists(results) else ""
     if begin in text and end in text:
         block = "\n".join([begin, "", f"Budget {BUDGET.value}: `{summary['command']}`; the whole report with every "
-                           f"table and picture: [{name}.md]({name}.md), the numbers: [{name}.json]({name}.json).",
-                           "", table(["evaluation", "the paper's finding", "measured", "holds"], found), "", end])
+                           f"table and picture: [{name}/report.md]({name}/report.md), the numbers: "
+                           f"[{name}/results.json]({name}/results.json).", "",
+                           table(["evaluation", "the paper's finding", "measured", "holds"], found), "", end])
         with open(results, "w") as f:
             f.write(text[:text.index(begin)] + block + text[text.index(end) + len(end):])
 

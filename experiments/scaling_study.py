@@ -86,7 +86,7 @@ def run(kind, seed, steps, width, share, default, lists):
         name = f"{kind}_steps{steps}_width{width:g}_data{share:g}"
         workdir = os.path.join(common.ROOT.value, "scaling", common.run_name(name, seed=seed))
         train(c, workdir)
-    c.job = "evaluate"
+    c.job, c.seed = "evaluate", common.SEED.value  # the same held-out clips for every seed
     c.eval.update(kinds="capacity", max_clips=common.MAX_CLIPS.value, out="eval_scaling")
     if lists:
         c.eval.path = lists[0]

@@ -2,6 +2,7 @@
 (a handful of steps per model: this checks the plumbing and the reports, not results)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -97,10 +98,23 @@ def test_reproduce_smoke_budget(tmp_path):
     assert evaluation["eval"]["label"] == "budget smoke sparse_0.1" and evaluation["eval"]["path"] == BUNDLED_FOOTAGE
     assert evaluation["videos"] > 1
     # Resumable: everything finished is reused; a step whose record is gone runs again alone.
+    # --publish: the report with its pictures, the numbers, and the findings into RESULTS.md.
     os.remove(os.path.join(root, "reproduce", "sampling_table.done"))
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "RESULTS.md").write_text("before\n<!-- reproduce smoke: begin (written by experiments/reproduce.py "
+                                     "--publish) -->\nold\n<!-- reproduce smoke: end -->\nafter\n")
+    done = subprocess.run(cmd + [f"--publish={docs}"], capture_output=True, text=True, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("done before, reused") == len(steps) - 1 and "sampling_table: running" in done.stdout
+    results = (docs / "RESULTS.md").read_text()
+    assert results.startswith("before\n<!-- reproduce smoke: begin") and results.endswith("end -->\nafter\n")
+    assert "\nold\n" not in results and "| capacity (held-out photographs) | unconstrained at least 10%" in results
+    published = (docs / "reproduce_smoke" / "report.md").read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", published)
+    assert "scaling_study.png" in pictures and "unconstrained__eval__leakage_profile.png" in pictures
+    assert all((docs / "reproduce_smoke" / p).exists() and "/" not in p for p in pictures)
+    assert json.loads((docs / "reproduce_smoke" / "results.json").read_text())["findings"] == found
 
 
 @pytest.mark.slow
