@@ -114,8 +114,8 @@ def run_step(name: str, script: str, args: list[str]) -> float:
 
 # --- the findings, against the paper's (the "what the small budget must show") ---
 
-def _row(rows, kind, coef=None):
-    return next(r for r in rows if r["kind"] == kind and (coef is None or r.get("coef") == coef))
+def _row(rows, kind):
+    return next(r for r in rows if r["kind"] == kind)
 
 
 def capacity_findings(res: dict, where: str) -> list[list]:
