@@ -320,8 +320,7 @@ def write_report(name: str, title: str, body: str, results) -> str:
     NAME_videos, titled with the videos; --tag in the title."""
     if EVAL_DATA.value:
         name, title = f"{name}{suffix()}", f"{title}, on the videos of {EVAL_DATA.value}"
-    if TAG.value:
-        title = f"{title} [{TAG.value}]"
+    title = picture_title(title)
     os.makedirs(ROOT.value, exist_ok=True)
     with open(os.path.join(ROOT.value, f"{name}.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
@@ -337,7 +336,7 @@ def suffix() -> str:
 
 
 def picture_title(title: str) -> str:
-    """A picture's title with --tag."""
+    """A picture's (or report's) title with --tag."""
     return f"{title} [{TAG.value}]" if TAG.value else title
 
 
