@@ -79,6 +79,7 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.data.fps = 4.0          # video: clips are resampled to this rate
     c.data.crop = "random_resized"  # video: or "center"
     c.data.flip = True        # video, shards: random horizontal flips
+    c.data.frame_strides = (1,)  # video: every k-th frame at fps, k drawn per training clip (e.g. (1, 2))
     c.data.max_bad_fraction = 0.5   # video: stop if more of the files are unusable
     c.data.cache_mb = 1024    # video: keep decoded clips in memory up to this (small datasets); 0: off
     # tfds: an RLDS dataset in ArrayRecord (e.g. DROID), every frame_step-th step (15 Hz -> 3.75 fps: 4)

@@ -39,6 +39,8 @@ from lawm_jax.models.encoder import EncoderConfig
 from lawm_jax.progress import quiet_library_logs
 from lawm_jax.train.lam import train
 
+ALEXNET_64 = {"model.encoder": dataclasses.asdict(EncoderConfig.preset("alexnet", layer=2, width=192)),
+              "data.image_size": 64}
 VARIANTS = {  # row -> (config changes, steps factor)
     "base": ({}, 1),
     "steps_x3": ({}, 3),
@@ -56,8 +58,8 @@ VARIANTS = {  # row -> (config changes, steps factor)
     "change_0": ({"data.scenes.change": 0.0}, 1),
     "per_frame_x3": ({"model.encoder.mode": "per_frame"}, 3),
     "no_adaln_zero": ({"model.predictor.adaln_zero": False}, 1),
-    "alexnet_64": ({"model.encoder": dataclasses.asdict(EncoderConfig.preset("alexnet", layer=2, width=192)),
-                    "data.image_size": 64}, 1),
+    "alexnet_64": (ALEXNET_64, 1),
+    "alexnet_64_x3": (ALEXNET_64, 3),
     "still_camera": ({"data.scenes.camera_still": 1.0, "data.scenes.exogenous": 0.0}, 1),
     "per_frame_still": ({"model.encoder.mode": "per_frame", "data.scenes.camera_still": 1.0,
                          "data.scenes.exogenous": 0.0}, 1),
@@ -66,7 +68,7 @@ DEFAULT_ROWS = {"shapes": ["base", "steps_x3", "lr_x3", "no_residual", "no_adaln
                            "per_frame", "clips_8192", "clips_8192_x3", "clips_8192_x10"],
                 "scenes": ["base", "steps_x3", "lr_x3", "latent_64", "per_frame", "change_0.5", "change_0",
                            "steps_x10", "no_adaln_zero", "still_camera", "per_frame_still", "per_frame_x3",
-                           "alexnet_64"]}
+                           "alexnet_64", "alexnet_64_x3"]}
 SOURCE = flags.DEFINE_enum("source", "shapes", list(DEFAULT_ROWS), "moving shapes, or scenes over photographs")
 ROWS = flags.DEFINE_list("variants", [], f"which of {list(VARIANTS)} (default: the source's rows)")
 EVAL_CLIPS = 256

@@ -140,6 +140,8 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
                "version folder (tfds) or a features job's WORKDIR/features (features)")
         check(d.fps > 0, "data.fps", d.fps, "must be > 0")
         check(d.crop in CROPS, "data.crop", d.crop, f"must be one of {CROPS}")
+        check(len(d.frame_strides) > 0 and all(isinstance(k, int) and k >= 1 for k in d.frame_strides),
+               "data.frame_strides", d.frame_strides, "must be a non-empty tuple of integers >= 1, e.g. (1, 2)")
         check(0 <= d.max_bad_fraction <= 1, "data.max_bad_fraction", d.max_bad_fraction,
                "must be in [0, 1]")
     check(d.workers >= 0, "data.workers", d.workers, "must be >= 0")

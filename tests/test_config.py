@@ -76,6 +76,7 @@ def test_paper_controller_and_planning_recipes():
     ("data.frames", 2, "config.data.frames=2: gives 1 step"),
     ("data.global_batch", 1, "config.data.global_batch=1"),
     ("data.source", "youtube", "config.data.source='youtube'"),
+    ("data.frame_strides", (1, 0), "config.data.frame_strides=.*0.*must be a non-empty tuple of integers >= 1"),
     ("train.steps", 0, "config.train.steps=0"),
     ("train.warmup_frac", 1.0, "config.train.warmup_frac=1.0"),
     ("job", "dance", "config.job='dance'"),

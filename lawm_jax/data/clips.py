@@ -45,8 +45,16 @@ class ClipSpec:
     scale: tuple[float, float] = (0.3, 1.0)  # area fraction of random-resized crops
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip: bool = True            # random horizontal flip
+    # Frame-stride jitter: a training clip takes every k-th frame at fps, k drawn from
+    # these, at a random offset in a window long enough for the largest k (so the same
+    # clips exist whatever k is drawn); evaluation (no rng) takes k = 1 from the start.
+    frame_strides: tuple[int, ...] = (1,)
     max_bad_fraction: float = 0.5
     cache_mb: float = 0          # keep decoded clips in memory, up to this many MiB (see DecodeClip)
+
+    def window(self) -> int:
+        """Frames decoded per clip at fps: enough for the largest frame stride."""
+        return (self.frames - 1) * max(self.frame_strides) + 1
 
 
 @dataclasses.dataclass
@@ -208,12 +216,12 @@ def build_index(path: str, spec: ClipSpec, cache: bool = True, progress=None, ho
             bad[video] = entry["bad"]
             continue
         info = VideoInfo(**entry["info"])
-        n = num_clips(info, spec.frames, spec.fps, spec.stride)
+        n = num_clips(info, spec.window(), spec.fps, spec.stride)
         if n == 0:
-            bad[video] = (f"too short: {info.duration:.2f}s < one clip of {spec.frames} frames "
+            bad[video] = (f"too short: {info.duration:.2f}s < one clip of {spec.window()} frames "
                           f"at {spec.fps} fps")
             continue
-        stride = spec.stride or spec.frames / spec.fps
+        stride = spec.stride or spec.window() / spec.fps
         clips += [(len(good), k * stride) for k in range(n)]
         good.append(video)
         sizes.append((info.height, info.width))
@@ -252,7 +260,7 @@ def load_clip(path: str, start: float, source_hw, spec: ClipSpec, rng: np.random
     top, left, h, w = crop_box(rng, height, width, spec)
     sy, sx = spec.size / h, spec.size / w
     scaled = (max(spec.size, int(round(height * sy))), max(spec.size, int(round(width * sx))))
-    frames = decode_clip(path, start, spec.frames, spec.fps, size=scaled)
+    frames = pick_frames(decode_clip(path, start, spec.window(), spec.fps, size=scaled), spec, rng)
     y0 = min(int(round(top * sy)), scaled[0] - spec.size)
     x0 = min(int(round(left * sx)), scaled[1] - spec.size)
     return _maybe_flip(frames[:, y0:y0 + spec.size, x0:x0 + spec.size], spec, rng)
@@ -262,7 +270,20 @@ def crop_frames(frames: np.ndarray, spec: ClipSpec, rng: np.random.Generator | N
     """Already decoded frames (F, H, W, 3) of any size -> the crop, resize and flip that
     load_clip applies to video (for the clip cache and sources that store frames)."""
     top, left, h, w = crop_box(rng, frames.shape[1], frames.shape[2], spec)
+    frames = pick_frames(frames, spec, rng)
     return _maybe_flip(resize_frames(frames[:, top:top + h, left:left + w], spec.size), spec, rng)
+
+
+def pick_frames(frames: np.ndarray, spec: ClipSpec, rng: np.random.Generator | None) -> np.ndarray:
+    """A window of spec.window() frames -> spec.frames of them, every k-th from a random
+    offset (frame-stride jitter; k from spec.frame_strides), or the first spec.frames
+    without an rng. Clips of exactly spec.frames (shards, trajectories) pass unchanged."""
+    if len(frames) == spec.frames:
+        return frames
+    k = int(rng.choice(spec.frame_strides)) if rng is not None else 1
+    span = (spec.frames - 1) * k + 1
+    offset = int(rng.integers(0, len(frames) - span + 1)) if rng is not None else 0
+    return frames[offset:offset + span:k]
 
 
 def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -345,7 +366,7 @@ class DecodeClip(grain.transforms.RandomMap):
             return load_clip(path, start, hw, self.spec, rng)
         frames = self.cache.get(number)
         if frames is None:
-            frames = decode_clip(path, start, self.spec.frames, self.spec.fps,
+            frames = decode_clip(path, start, self.spec.window(), self.spec.fps,
                                  size=cache_size(hw, self.spec.size))
             if self.cached_bytes + frames.nbytes <= self.spec.cache_mb * 2**20:
                 self.cache[number] = frames

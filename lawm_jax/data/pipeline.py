@@ -34,7 +34,8 @@ READ_OPTIONS = grain.ReadOptions(num_threads=16, prefetch_buffer_size=16)
 
 def clip_spec(data_cfg) -> ClipSpec:
     return ClipSpec(frames=data_cfg.frames, fps=data_cfg.fps, size=data_cfg.image_size,
-                    crop=data_cfg.crop, flip=data_cfg.flip, max_bad_fraction=data_cfg.max_bad_fraction,
+                    crop=data_cfg.crop, flip=data_cfg.flip, frame_strides=tuple(data_cfg.frame_strides),
+                    max_bad_fraction=data_cfg.max_bad_fraction,
                     cache_mb=data_cfg.cache_mb)
 
 
@@ -266,7 +267,8 @@ def evaluation_clips(data_cfg, frames_per_step: int, seed: int, path: str = "", 
     if data_cfg.source == "features":
         raise DataError("evaluation needs the clips themselves, not cached features: set config.data.source "
                         "and data.path to the videos (or shards) the features came from")
-    spec = dataclasses.replace(clip_spec(data_cfg), crop="center", flip=False, stride=stride or None)
+    spec = dataclasses.replace(clip_spec(data_cfg), crop="center", flip=False, frame_strides=(1,),
+                               stride=stride or None)
     report = {}
     records, decode = source_dataset(data_cfg, seed, frames_per_step, train=False, path=path or None,
                                      report=report, split="all" if path else split, spec=spec)

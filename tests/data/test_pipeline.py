@@ -78,6 +78,28 @@ def test_decoded_clips_show_the_indexed_frames(tmp_path):
         np.testing.assert_array_equal(read_indices(clip), want)
 
 
+@pytest.mark.parametrize("cache_mb", [0, 1])
+def test_frame_stride_jitter_takes_every_kth_frame(tmp_path, cache_mb):
+    """data.frame_strides: a training clip is every k-th frame at fps (k drawn per clip) from
+    a random offset inside the clip's window; the index counts windows long enough for the
+    largest k; evaluation (no rng) takes k = 1 from the window's start."""
+    write_video(tmp_path / "square.mp4", 90, size=(64, 64))  # 3 s at 30 fps
+    spec = ClipSpec(frames=3, fps=4.0, size=32, crop="center", flip=False, frame_strides=(1, 3), cache_mb=cache_mb)
+    idx = build_index(str(tmp_path), spec)
+    assert spec.window() == 7 and len(idx.clips) == 1  # 7 frames at 4 fps = 1.75 s: one window in 3 s
+    _, decode = clip_source(idx, spec, train=True)
+    window = np.floor(np.arange(7) / 4.0 * 30 + 1e-6)
+    seen = set()
+    for seed in range(12):
+        shown = read_indices(decode.random_map(0, np.random.default_rng(seed))["video"])
+        steps = set(np.diff(np.searchsorted(window, shown)))
+        assert len(steps) == 1 and steps <= {1, 3}, shown  # one stride per clip, from the window
+        seen.add((steps.pop(), int(np.searchsorted(window, shown[0]))))
+    assert {k for k, _ in seen} == {1, 3} and len({o for k, o in seen if k == 1}) > 1  # strides and offsets vary
+    _, evaluate = clip_source(idx, spec, train=False)
+    np.testing.assert_array_equal(read_indices(evaluate.random_map(0, None)["video"]), window[:3])
+
+
 def test_the_clip_cache_changes_nothing_but_speed(tmp_path):
     """data.cache_mb: a clip decoded once and cropped afresh each time; hits and misses
     give the same pixels, the budget is kept, and the frames are still the right ones."""
