@@ -17,7 +17,8 @@ Resumable: a re-run skips the steps already finished with the same command and r
 every trained run. Writes ROOT/reproduce.md (the findings against the paper's, then each
 report) and ROOT/reproduce.json (the numbers); every picture and report is labelled with
 the budget. Logs: ROOT/logs/<step>.log. --publish=docs copies the report, its pictures
-and the numbers to docs/reproduce_<budget>/ and the findings into docs/RESULTS.md.
+and the headline numbers (a few KB; headline()) to docs/reproduce_<budget>/ and the
+findings into docs/RESULTS.md.
 """
 import json
 import os
@@ -235,6 +236,40 @@ def compact(obj):
     return float(f"{obj:.4g}") if isinstance(obj, float) else obj
 
 
+HEADLINE = ("repr_l1", "lpips")  # the metrics the findings read; report.md has every other
+
+
+def headline(results: dict) -> dict:
+    """The numbers behind the findings, a few KB for publishing (ROOT/reproduce.json keeps
+    them all): per table and model, the headline metrics' means over seeds (capacity and
+    scaling with their std), leakage and transfer ratios, sampling separability."""
+    out = {}
+    for name, res in results.items():
+        table_ = name.removesuffix("_videos")
+        if table_ == "capacity_sweep":
+            out[name] = {r["kind"] + ("" if r["coef"] is None else f"_{r['coef']:g}"):
+                         {k: r[k] for k in HEADLINE + tuple(f"{m}_std" for m in HEADLINE) if k in r}
+                         for r in res["held_out"]}
+        elif table_ == "leakage_table":
+            first = next(iter(res.values()))
+            first = first[0] if isinstance(first, list) else first
+            metrics = [m for m in HEADLINE if m in first["model"]]
+            per = {m: _per_model(res, lambda r, m=m: r["model"][m]["ratio"]) for m in metrics}
+            out[name] = {model: {f"{m}_ratio": per[m][model] for m in metrics} for model in res}
+            out[name]["copy_last"] = {f"{m}_ratio": first["copy_last"][m]["ratio"] for m in metrics}
+        elif table_ == "transfer_table":
+            metric = _metric(res, "original")
+            ratio, transfer = (_per_model(res, lambda r, k=k: r[k][metric]) for k in ("ratio", "transfer"))
+            out[name] = {model: {f"{metric}_ratio": ratio[model], f"{metric}_transfer": transfer[model]}
+                         for model in res}
+        elif table_ == "sampling_table":
+            out[name] = {model: {"separability": v} for model, v in
+                         _per_model(res, lambda r: r["separability"]).items()}
+        else:
+            out[name] = res
+    return compact(out)
+
+
 MARKERS = ("<!-- reproduce {budget}: begin (written by experiments/reproduce.py --publish) -->",
            "<!-- reproduce {budget}: end -->")
 
@@ -256,13 +291,13 @@ def publish(out: str, report: str, summary: dict, found: list) -> None:
     with open(os.path.join(folder, "report.md"), "w") as f:
         f.write(re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", copy, report))
     with open(os.path.join(folder, "results.json"), "w") as f:
-        json.dump(summary, f, indent=1, default=str)
+        json.dump({**summary, "results": headline(summary["results"])}, f, indent=1, default=str)
     results = os.path.join(out, "RESULTS.md")
     begin, end = (m.format(budget=BUDGET.value) for m in MARKERS)
     text = open(results).read() if os.path.exists(results) else ""
     if begin in text and end in text:
         block = "\n".join([begin, "", f"Budget {BUDGET.value}: `{summary['command']}`; the whole report with every "
-                           f"table and picture: [{name}/report.md]({name}/report.md), the numbers: "
+                           f"table and picture: [{name}/report.md]({name}/report.md), the headline numbers: "
                            f"[{name}/results.json]({name}/results.json).", "",
                            table(["evaluation", "the paper's finding", "measured", "holds"], found), "", end])
         with open(results, "w") as f:

@@ -114,7 +114,14 @@ def test_reproduce_smoke_budget(tmp_path):
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", published)
     assert "scaling_study.png" in pictures and "unconstrained__eval__leakage_profile.png" in pictures
     assert all((docs / "reproduce_smoke" / p).exists() and "/" not in p for p in pictures)
-    assert json.loads((docs / "reproduce_smoke" / "results.json").read_text())["findings"] == found
+    # The published numbers: the findings and each table's headline numbers only.
+    numbers = json.loads((docs / "reproduce_smoke" / "results.json").read_text())
+    assert numbers["findings"] == found and list(numbers["results"]) == steps
+    unconstrained = next(r for r in sweep["held_out"] if r["kind"] == "unconstrained")
+    assert numbers["results"]["capacity_sweep"]["unconstrained"]["repr_l1"] == unconstrained["repr_l1"]
+    leak = summary["results"]["leakage_table"]["unconstrained"]["model"]["repr_l1"]["ratio"]
+    assert numbers["results"]["leakage_table"]["unconstrained"]["repr_l1_ratio"] == leak
+    assert len(json.dumps(numbers)) < len(json.dumps(summary)) / 2
 
 
 @pytest.mark.slow
