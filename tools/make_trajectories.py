@@ -1,4 +1,4 @@
-"""Writes action-labelled trajectories from one of the two simulators (the [sim] extra).
+"""Writes action-labelled trajectories from a simulator (the [sim] extra; dmc: [dmc]).
 
     python tools/make_trajectories.py --env=arm --out=/data/arm_train --episodes=200
     python tools/make_trajectories.py --env=arm --out=/data/arm_val --episodes=16 --seed=1
@@ -6,10 +6,12 @@
         --photos=astronaut,coffee,chelsea,rocket,motorcycle
     python tools/make_trajectories.py --env=camera --out=/data/cam_val --episodes=16 --seed=1 \
         --photos=hubble_deep_field,retina
+    python tools/make_trajectories.py --env=dmc:cheetah-run --out=/data/cheetah --episodes=100
 
 arm: fixed camera, MuJoCo gripper pushing blocks, actions (dx, dy, dz, dgripper) (the
 DROID analogue); camera: a camera moving over photographs, actions (forward, left, yaw)
-(the RECON analogue). Episode i is generated from seed (--seed, i), so any episode can be
+(the RECON analogue); dmc:DOMAIN-TASK: a DeepMind Control Suite body under random smooth
+actions (the [dmc] extra; lawm_jax/data/sim_dmc.py). Episode i is generated from seed (--seed, i), so any episode can be
 regenerated alone. Output: lawm_jax/data/trajectories.py's format, readable as training
 data with --config.data.source=trajectories.
 """
@@ -26,7 +28,7 @@ from lawm_jax.data.trajectories import ENVS, generate_trajectories  # noqa: E402
 from lawm_jax.cli import run_main  # noqa: E402
 from lawm_jax.progress import progress_bar  # noqa: E402
 
-_ENV = flags.DEFINE_enum("env", None, ENVS, "which simulator")
+_ENV = flags.DEFINE_string("env", None, f"which simulator: one of {ENVS}")
 _OUT = flags.DEFINE_string("out", None, "new folder for the trajectories")
 _EPISODES = flags.DEFINE_integer("episodes", 100, "number of episodes")
 _LENGTH = flags.DEFINE_integer("length", 32, "frames per episode")

@@ -24,7 +24,7 @@ from lawm_jax.data.shards import decode_array, read_records, write_records
 from lawm_jax.errors import DataError
 
 META_FILE = "trajectories.json"
-ENVS = ("arm", "camera")  # sim_arm.py, sim_camera.py
+ENVS = ("arm", "camera", "dmc:DOMAIN-TASK")  # sim_arm.py, sim_camera.py, sim_dmc.py (e.g. dmc:cheetah-run)
 FIELDS = ("frames", "actions", "states")
 
 
@@ -148,12 +148,13 @@ def record_episode(sim, rng: np.random.Generator, length: int) -> dict:
 
 
 def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3):
-    """One of the two simulators (the [sim] extra), imported only when asked for."""
+    """One of the simulators (the [sim] extra; dmc: the [dmc] extra), imported only when asked for."""
     try:
         return _make_sim(env, size, fps, photos, blocks)
     except ModuleNotFoundError as e:
-        raise ImportError(f"{e.name} is missing: the simulators need the [sim] extra "
-                          '(pip install -e ".[sim]")', name=e.name) from e
+        extra = "dmc" if env.startswith("dmc:") else "sim"
+        raise ImportError(f"{e.name} is missing: env={env!r} needs the [{extra}] extra "
+                          f'(pip install -e ".[{extra}]")', name=e.name) from e
 
 
 def _make_sim(env, size, fps, photos, blocks):
@@ -164,6 +165,10 @@ def _make_sim(env, size, fps, photos, blocks):
         from lawm_jax.data.sim_camera import CameraConfig, CameraSim
         cfg = CameraConfig(image_size=size, fps=fps)
         return CameraSim(dataclasses.replace(cfg, photos=tuple(photos)) if photos else cfg)
+    if env.startswith("dmc:"):
+        from lawm_jax.data.sim_dmc import DmcConfig, DmcSim, parse_env
+        domain, task = parse_env(env)
+        return DmcSim(DmcConfig(domain=domain, task=task, image_size=size, fps=fps))
     raise ValueError(f"env={env!r}: choose one of {ENVS}")
 
 
