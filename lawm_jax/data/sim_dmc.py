@@ -13,7 +13,7 @@ Episode seeds set the task's initial state (its `random`), so episodes replay ex
 Rendering is headless (MUJOCO_GL=egl, as sim_arm.py); at about 20 ms a frame on a CPU,
 clips are written ahead with `tools/make_trajectories.py --env=dmc:DOMAIN-TASK` and read
 as `trajectories` (alone or in a data.mixture), never rendered while training. Needs the
-[dmc] extra (dm_control, which needs MuJoCo >= 4.0.1).
+[dmc] extra (dm_control; tested: 1.0.52 on MuJoCo 4.0.1, 1.0.28 on MuJoCo 3.3.0).
 """
 from __future__ import annotations
 
