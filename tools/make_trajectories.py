@@ -1,4 +1,4 @@
-"""Writes action-labelled trajectories from a simulator (the [sim] extra; dmc: [dmc]).
+"""Writes action-labelled trajectories from a simulator (the [sim] extra; dmc: [dmc]; metaworld: [metaworld]).
 
     python tools/make_trajectories.py --env=arm --out=/data/arm_train --episodes=200
     python tools/make_trajectories.py --env=arm --out=/data/arm_val --episodes=16 --seed=1
@@ -7,11 +7,14 @@
     python tools/make_trajectories.py --env=camera --out=/data/cam_val --episodes=16 --seed=1 \
         --photos=hubble_deep_field,retina
     python tools/make_trajectories.py --env=dmc:cheetah-run --out=/data/cheetah --episodes=100
+    python tools/make_trajectories.py --env=metaworld:reach --out=/data/reach --episodes=200 --policy=mixed
 
 arm: fixed camera, MuJoCo gripper pushing blocks, actions (dx, dy, dz, dgripper) (the
 DROID analogue); camera: a camera moving over photographs, actions (forward, left, yaw)
 (the RECON analogue); dmc:DOMAIN-TASK: a DeepMind Control Suite body under random smooth
-actions (the [dmc] extra; lawm_jax/data/sim_dmc.py). Episode i is generated from seed (--seed, i), so any episode can be
+actions (the [dmc] extra; lawm_jax/data/sim_dmc.py); metaworld:TASK: Metaworld's Sawyer arm
+on one of its tasks, under random smooth actions or the task's scripted policy (--policy;
+the [metaworld] extra; lawm_jax/data/sim_metaworld.py). Episode i is generated from seed (--seed, i), so any episode can be
 regenerated alone. Output: lawm_jax/data/trajectories.py's format, readable as training
 data with --config.data.source=trajectories.
 """
@@ -37,6 +40,8 @@ _FPS = flags.DEFINE_float("fps", 4.0, "frames (and actions) per second")
 _SEED = flags.DEFINE_integer("seed", 0, "seed; use another one for held-out episodes")
 _PHOTOS = flags.DEFINE_list("photos", None, "camera: scikit-image photos to fly over")
 _BLOCKS = flags.DEFINE_integer("blocks", 3, "arm: number of blocks on the table")
+_POLICY = flags.DEFINE_enum("policy", "random", ["random", "scripted", "mixed"],
+                            "metaworld: random smooth actions, the task's scripted policy, or half each")
 
 
 def main(argv):
@@ -46,7 +51,7 @@ def main(argv):
     try:
         count = generate_trajectories(
             _ENV.value, _OUT.value, _EPISODES.value, _LENGTH.value, _SIZE.value, _FPS.value,
-            _SEED.value, _PHOTOS.value, _BLOCKS.value,
+            _SEED.value, _PHOTOS.value, _BLOCKS.value, _POLICY.value,
             progress=lambda n, total: progress_bar(n, total, "episodes"))
     except (ValueError, FileExistsError) as e:  # a missing [sim] package: run_main says what to install
         print(f"make_trajectories: {e}", file=sys.stderr)

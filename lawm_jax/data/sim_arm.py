@@ -159,7 +159,8 @@ class ArmSim:
         self.renderer.update_scene(self.data, camera="fixed")
         return self.renderer.render()
 
-    def random_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+    def episode_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+        """Random smooth actions for one episode (record_episode)."""
         return smooth_actions(rng, length, self.cfg.action_scale)
 
     def close(self) -> None:

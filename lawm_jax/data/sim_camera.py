@@ -109,7 +109,8 @@ class CameraSim:
         col, row = wx * ppm - 0.5, h - wy * ppm - 0.5
         return bilinear_mirrored(self.photo, row, col)
 
-    def random_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+    def episode_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+        """Random smooth actions for one episode (record_episode)."""
         return smooth_actions(rng, length, self.cfg.action_scale, mean=self.cfg.action_mean)
 
     def close(self) -> None:

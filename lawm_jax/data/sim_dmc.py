@@ -94,7 +94,8 @@ class DmcSim:
         s = self.cfg.image_size
         return np.ascontiguousarray(self.env.physics.render(s, s, camera_id=self.cfg.camera))
 
-    def random_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+    def episode_actions(self, rng: np.random.Generator, length: int) -> np.ndarray:
+        """Random smooth actions for one episode (record_episode)."""
         half = (self.high - self.low) / 2
         return smooth_actions(rng, length, self.cfg.action_scale * half, self.cfg.correlation,
                               mean=(self.high + self.low) / 2)

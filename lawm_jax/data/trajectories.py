@@ -24,7 +24,9 @@ from lawm_jax.data.shards import decode_array, read_records, write_records
 from lawm_jax.errors import DataError
 
 META_FILE = "trajectories.json"
-ENVS = ("arm", "camera", "dmc:DOMAIN-TASK")  # sim_arm.py, sim_camera.py, sim_dmc.py (e.g. dmc:cheetah-run)
+# sim_arm.py, sim_camera.py, sim_dmc.py (e.g. dmc:cheetah-run), sim_metaworld.py (e.g. metaworld:reach)
+ENVS = ("arm", "camera", "dmc:DOMAIN-TASK", "metaworld:TASK")
+EXTRAS = {"dmc:": "dmc", "metaworld:": "metaworld"}  # env prefix -> the extra it needs (else [sim])
 FIELDS = ("frames", "actions", "states")
 
 
@@ -132,14 +134,15 @@ def trajectory_windows(path: str, frames: int, size: int | None = None, fps: flo
 
 
 def record_episode(sim, rng: np.random.Generator, length: int) -> dict:
-    """One episode of `length` frames from a simulator under its random smooth actions.
+    """One episode of `length` frames from a simulator under its episode's actions.
 
-    `sim` has reset(rng), step(action) -> applied action, state(), render() and
-    random_actions(rng, n) (see sim_arm.py, sim_camera.py).
+    `sim` has reset(rng), episode_actions(rng, n) (random smooth ones; sim_metaworld.py:
+    None where its scripted policy drives a frame), step(action) -> the applied action,
+    state() and render() (see sim_arm.py, sim_camera.py, sim_dmc.py, sim_metaworld.py).
     """
     sim.reset(rng)
     frames, states, applied = [sim.render()], [sim.state()], []
-    for action in sim.random_actions(rng, length - 1):
+    for action in sim.episode_actions(rng, length - 1):
         applied.append(sim.step(action))
         frames.append(sim.render())
         states.append(sim.state())
@@ -147,17 +150,22 @@ def record_episode(sim, rng: np.random.Generator, length: int) -> dict:
             "states": np.stack(states)}
 
 
-def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3):
-    """One of the simulators (the [sim] extra; dmc: the [dmc] extra), imported only when asked for."""
+def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3, policy: str = "random"):
+    """One of the simulators (the [sim] extra, or EXTRAS'), imported only when asked for."""
     try:
-        return _make_sim(env, size, fps, photos, blocks)
+        return _make_sim(env, size, fps, photos, blocks, policy)
     except ModuleNotFoundError as e:
-        extra = "dmc" if env.startswith("dmc:") else "sim"
+        extra = next((x for prefix, x in EXTRAS.items() if env.startswith(prefix)), "sim")
         raise ImportError(f"{e.name} is missing: env={env!r} needs the [{extra}] extra "
                           f'(pip install -e ".[{extra}]")', name=e.name) from e
+    except OSError as e:  # a MuJoCo 4 core left behind by pip's downgrade to Metaworld's 3.3.0
+        if "libmujoco" not in str(e):
+            raise
+        raise ImportError(f"MuJoCo does not load ({e}): pip uninstall mujoco mujoco-core mujoco-studio "
+                          'mujoco-studio-wasm, then pip install -e ".[sim]" again') from e
 
 
-def _make_sim(env, size, fps, photos, blocks):
+def _make_sim(env, size, fps, photos, blocks, policy):
     if env == "arm":
         from lawm_jax.data.sim_arm import ArmConfig, ArmSim
         return ArmSim(ArmConfig(image_size=size, fps=fps, num_blocks=blocks))
@@ -169,16 +177,19 @@ def _make_sim(env, size, fps, photos, blocks):
         from lawm_jax.data.sim_dmc import DmcConfig, DmcSim, parse_env
         domain, task = parse_env(env)
         return DmcSim(DmcConfig(domain=domain, task=task, image_size=size, fps=fps))
+    if env.startswith("metaworld:"):
+        from lawm_jax.data.sim_metaworld import MetaworldConfig, MetaworldSim, task_name
+        return MetaworldSim(MetaworldConfig(task=task_name(env), image_size=size, fps=fps, policy=policy))
     raise ValueError(f"env={env!r}: choose one of {ENVS}")
 
 
 def generate_trajectories(env: str, out: str, episodes: int, length: int, size: int = 64,
                           fps: float = 4.0, seed: int = 0, photos=None, blocks: int = 3,
-                          progress=None) -> int:
+                          policy: str = "random", progress=None) -> int:
     """Writes `episodes` episodes of `length` frames of simulator `env` to a new folder `out`."""
     if length < 2:
         raise ValueError(f"length={length}: an episode needs at least 2 frames")
-    sim = make_sim(env, size, fps, photos, blocks)
+    sim = make_sim(env, size, fps, photos, blocks, policy)
     meta = {"env": env, "fps": fps, "image_size": size, "action_names": list(sim.action_names),
             "state_names": list(sim.state_names), "seed": seed,
             "config": {k: list(v) if isinstance(v, tuple) else v
