@@ -148,10 +148,13 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # `path`, through the controller run `controller` (its LAM), the action-only controller
     # `mlp_controller` and the action-conditioned run `baseline` (any may be ""); CEM budget
     # and cost ("l1" or "l2" in representation space); actions in normalised units.
+    # "closed_loop" (planning/closed_loop.py) plans in the simulator `env` instead (e.g.
+    # "metaworld:reach"): towards the frame after `goal_frames` of the episode's own actions
+    # (Metaworld: its scripted policy), replanning every `replan_every` of `frames` frames.
     c.plan = ml_collections.ConfigDict(dict(
         protocol="droid", path="", controller="", mlp_controller="", baseline="", episodes=64,
         horizon=3, samples=300, elites=10, iterations=15, init_std=1.0, momentum=0.0, keep_mean=True,
-        straight_line=False, cost="l2", pictures=4))
+        straight_line=False, cost="l2", pictures=4, env="", frames=12, replan_every=1, goal_frames=8))
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300

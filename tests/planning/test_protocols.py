@@ -68,6 +68,46 @@ def test_recon_protocol_end_to_end(tmp_path):
     looks_like_a_picture(tmp_path / "run" / "plan" / "planned_paths.png")
 
 
+def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
+    """plan.protocol=closed_loop: every method replans in the arm simulator towards the goal
+    frame of each episode; the scores, the pictures, and the mistakes a user can make."""
+    from lawm_jax.data.sim_arm import ArmConfig, ArmSim
+    from lawm_jax.planning.closed_loop import make_goal
+    _, _, runs = arm_runs
+    c = plan_config(arm, "", protocol="closed_loop", env="arm", controller=runs["ctrl"], baseline=runs["ac"],
+                    episodes=2, frames=3, replan_every=2, goal_frames=3)
+    summary = plan(c, str(tmp_path))
+    out = tmp_path / "plan"
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(summary))
+    assert summary["headline"] == "final_distance" and summary["path"] == "arm" and summary["episodes"] == 2
+    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    for r in summary["methods"].values():
+        assert len(r["per_episode"]["final_distance"]) == 2 and r["seconds_per_plan"] >= 0
+        assert r["final_distance"] == pytest.approx(np.mean(r["per_episode"]["final_distance"]))
+    # "zero" leaves the arm where it started: its distance is the start's to the goal.
+    sim = ArmSim(ArmConfig(image_size=32))
+    want = []
+    for e in range(2):
+        goal = make_goal(sim, [c.seed, e], 3)
+        sim.reset(np.random.default_rng([c.seed, e]))
+        want.append(float(np.linalg.norm(sim.state()[:3] - goal["state"][:3])))
+    sim.close()
+    np.testing.assert_allclose(summary["methods"]["zero"]["per_episode"]["final_distance"], want, rtol=1e-5)
+    assert min(want) > 0.005  # the goals are somewhere else
+    assert "| lam |" in (out / "results.md").read_text()
+    for e in range(2):
+        looks_like_a_picture(out / f"closed_loop_{e}.png")
+    with pytest.raises(ConfigError, match="config.plan.env='': must name the simulator"):
+        plan(plan_config(arm, "", protocol="closed_loop", baseline=runs["ac"]), str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="the closed loop needs a model"):
+        plan(plan_config(arm, "", protocol="closed_loop", env="arm"), str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="plan.replan_every=4: must be <= plan.horizon=3"):
+        plan(plan_config(arm, "", protocol="closed_loop", env="arm", replan_every=4, baseline=runs["ac"]),
+             str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match="trained on actions .* plan on the same environment"):
+        plan(plan_config(arm, "", protocol="closed_loop", env="camera", baseline=runs["ac"]), str(tmp_path / "x"))
+
+
 def test_mistakes_are_named(arm_runs, tmp_path):
     data, test, runs = arm_runs
     with pytest.raises(ConfigError, match="plan.path is empty"):

@@ -1,0 +1,102 @@
+"""Closed-loop planning in a simulator (model-predictive control), JEPA-WMs' Metaworld protocol.
+
+Episode e, from seed (seed, e): the simulator starts; a goal is made by running the
+episode's own actions for `goal_frames` frames from that start (Metaworld with
+policy="scripted": the task's scripted policy, so the goal is a state the task wants;
+the arm: random smooth actions), and its last frame is the goal image. The simulator
+starts again from the same state; every `replan_every` frames each method plans
+`horizon` actions from the current frame towards the goal image and the first
+`replan_every` of them are executed, until `frames` frames have been executed.
+
+Scores at the end: the end effector's distance to where it was in the goal (metres),
+the object's (simulators that have one), and the simulator's own success criterion
+(`success()`, Metaworld's) at the last frame. Methods are the offline protocols'
+(`protocols.Method`): the plan of one call is (horizon, A) actions in the data's units.
+"""
+from __future__ import annotations
+
+import time
+
+import jax
+import numpy as np
+
+from lawm_jax.planning.protocols import Method
+
+CLOSED_LOOP = "closed_loop"  # config.plan.protocol
+CLOSED_LOOP_HEADLINE = "final_distance"
+
+
+def make_goal(sim, seed, goal_frames: int) -> dict:
+    """The goal of an episode: its frame and state after goal_frames of the episode's actions."""
+    rng = np.random.default_rng(seed)
+    sim.reset(rng)
+    for action in sim.episode_actions(rng, goal_frames):
+        sim.step(action)
+    return {"frame": sim.render(), "state": sim.state(), "success": _success(sim)}
+
+
+def run_episode(sim, method: Method, key, seed, goal: dict, horizon: int, action_dim: int, frames: int,
+                replan_every: int, frames_per_state: int = 1) -> dict:
+    """One method's closed loop from the episode's start; returns its scores, the frames
+    and states from the start through every executed frame, and the seconds each
+    replanning took."""
+    sim.reset(np.random.default_rng(seed))  # the same start as make_goal's
+    shown, states, times = [sim.render()], [sim.state()], []
+    q = frames_per_state
+    goal_video = np.repeat(goal["frame"][None], q, axis=0)
+    while len(shown) - 1 < frames:
+        episode = {"video": np.concatenate([np.repeat(shown[-1][None], q, axis=0), goal_video]),
+                   "actions": np.zeros((horizon, action_dim), np.float32)}
+        t0 = time.perf_counter()
+        planned = np.asarray(method.plan(jax.random.fold_in(key, len(shown)), episode))
+        times.append(time.perf_counter() - t0)
+        for action in planned[:min(replan_every, frames + 1 - len(shown))]:
+            sim.step(action)
+            shown.append(sim.render())
+            states.append(sim.state())
+    final, target = states[-1], goal["state"]
+    scores = {"final_distance": float(np.linalg.norm(final[:3] - target[:3]))}
+    names = getattr(sim, "state_names", ())
+    if "obj_x" in names:
+        i = names.index("obj_x")
+        scores["object_distance"] = float(np.linalg.norm(final[i:i + 3] - target[i:i + 3]))
+    success = _success(sim)
+    if success is not None:
+        scores["success"] = float(success)
+    return {"scores": scores, "frames": np.stack(shown), "states": np.stack(states), "seconds": times}
+
+
+def run_closed_loop(sim, methods: list[Method], episodes: int, seed: int, horizon: int, action_dim: int,
+                    frames: int, replan_every: int, goal_frames: int, frames_per_state: int = 1,
+                    progress=None) -> dict:
+    """Every method on the same episodes and goals. Returns {"goals": [...], method: {metric:
+    mean, metric + "_std", "per_episode": {metric: [...]}, "seconds_per_plan": median of
+    the replannings after the first (compiling) one, "frames": executed frames of each
+    episode}}."""
+    seeds = [[seed, e] for e in range(episodes)]
+    goals = [make_goal(sim, s, goal_frames) for s in seeds]
+    keys = jax.random.split(jax.random.key(seed), episodes)
+    out = {"goals": goals}
+    for m, method in enumerate(methods):
+        rows, times, shown = [], [], []
+        for e, s in enumerate(seeds):
+            result = run_episode(sim, method, keys[e], s, goals[e], horizon, action_dim, frames, replan_every,
+                                 frames_per_state)
+            rows.append(result["scores"])
+            times += result["seconds"]
+            shown.append(result["frames"])
+            if progress:
+                progress(m * episodes + e + 1, len(methods) * episodes)
+        names = list(rows[0])
+        out[method.name] = {
+            **{k: float(np.mean([r[k] for r in rows])) for k in names},
+            **{f"{k}_std": float(np.std([r[k] for r in rows])) for k in names},
+            "per_episode": {k: [r[k] for r in rows] for k in names},
+            "seconds_per_plan": float(np.median(times[1:] if len(times) > 1 else times)),
+            "frames": shown}
+    return out
+
+
+def _success(sim):
+    """The simulator's own success criterion, or None if it has none."""
+    return sim.success() if hasattr(sim, "success") else None
