@@ -108,6 +108,33 @@ def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
         plan(plan_config(arm, "", protocol="closed_loop", env="camera", baseline=runs["ac"]), str(tmp_path / "x"))
 
 
+@pytest.mark.slow
+def test_closed_loop_on_metaworld(tmp_path):
+    """The Metaworld chain end to end at tiny size: scripted and random reach episodes, a
+    LAM, its controller and the baseline, then the closed loop scored by Metaworld."""
+    from configs import metaworld
+    from tests.helpers import need
+    try:
+        import metaworld as _  # noqa: F401
+    except ImportError:
+        need(False, "metaworld is not installed (the [metaworld] extra)")
+    data = str(tmp_path / "data")
+    generate_trajectories("metaworld:reach", data, episodes=3, length=6, size=32, policy="mixed")
+    train(small(metaworld, "noisy", data), str(tmp_path / "lam"))
+    train(small(metaworld, "actions", data), str(tmp_path / "ac"))
+    c = small(metaworld, "controller", data)
+    c.controller.world_model = str(tmp_path / "lam")
+    train_controller(c, str(tmp_path / "ctrl"))
+    c = plan_config(metaworld, "", protocol="closed_loop", env="metaworld:reach", controller=str(tmp_path / "ctrl"),
+                    baseline=str(tmp_path / "ac"), episodes=2, frames=2, replan_every=1, goal_frames=4)
+    summary = plan(c, str(tmp_path / "loop"))
+    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    for r in summary["methods"].values():
+        assert set(r["per_episode"]) == {"final_distance", "object_distance", "success"}
+        assert set(r["per_episode"]["success"]) <= {0.0, 1.0} and r["final_distance"] > 0
+    looks_like_a_picture(tmp_path / "loop" / "plan" / "closed_loop_1.png")
+
+
 def test_mistakes_are_named(arm_runs, tmp_path):
     data, test, runs = arm_runs
     with pytest.raises(ConfigError, match="plan.path is empty"):
