@@ -151,10 +151,13 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     # "closed_loop" (planning/closed_loop.py) plans in the simulator `env` instead (e.g.
     # "metaworld:reach"): towards the frame after `goal_frames` of the episode's own actions
     # (Metaworld: its scripted policy), replanning every `replan_every` of `frames` frames.
+    # latent_space: also plan the controller's LAM in latent-action space (prior N(0,
+    # latent_prior_std^2 I)), each latent grounded into an action through the controller.
     c.plan = ml_collections.ConfigDict(dict(
         protocol="droid", path="", controller="", mlp_controller="", baseline="", episodes=64,
         horizon=3, samples=300, elites=10, iterations=15, init_std=1.0, momentum=0.0, keep_mean=True,
-        straight_line=False, cost="l2", pictures=4, env="", frames=12, replan_every=1, goal_frames=8))
+        straight_line=False, cost="l2", pictures=4, env="", frames=12, replan_every=1, goal_frames=8,
+        latent_space=True, latent_prior_std=1.0))
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300

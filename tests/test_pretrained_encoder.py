@@ -79,5 +79,5 @@ def test_controller_and_plan_on_the_pretrained_encoder(tmp_path):
     p = alexnet(arm.get_config("plan"))
     p.plan.update(path=test, controller=ctrl, episodes=2, samples=8, elites=2, iterations=2, pictures=1)
     summary = plan(p, str(tmp_path / "plan"))
-    assert set(summary["methods"]) == {"random", "zero", "lam"}
+    assert set(summary["methods"]) == {"random", "zero", "lam", "lam_latent"}
     assert all(np.isfinite(r["delta_xyz"]) for r in summary["methods"].values())

@@ -11,8 +11,15 @@ with z_i, by `drive`:
 and d the mean absolute (l1) or mean squared (l2, jepa-wms' "L2": the same ranking as
 the L2 norm) difference over all tokens and channels. All samples roll out in one
 batched call; the whole optimisation is one jitted function.
+
+A latent plan acts in a simulator only through real actions: `LatentGrounding` finds,
+for each planned latent z_i, the action the controller maps nearest to it from the state
+the latent plan reaches before step i, a_i = argmin_a ||c(a, s_hat_i) - z_i||^2 (CEM
+over actions: the controller inverted).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -74,4 +81,33 @@ class WorldModelPlanner:
         return self.plan(key, params, controller_params, context_CND, goal_ND)
 
 
-__all__ = ["CEMConfig", "CEMResult", "WorldModelPlanner", "state_distance"]
+class LatentGrounding:
+    """ground(key, params, controller_params, context_states (C, N, D), latents (H, Z))
+    -> actions (H, A) in the controller's (normalised) units, one CEM per step with
+    `cem_cfg`'s budget and bounds (its horizon is ignored: one action at a time)."""
+
+    def __init__(self, wm: WorldModel, controller, cem_cfg: CEMConfig, action_dim: int):
+        self.wm, self.controller = wm, controller
+        step_cfg = dataclasses.replace(cem_cfg, horizon=1, straight_line=False, execute=0)
+        self.search = make_cem(self.cost, step_cfg, action_dim)
+        self.states = jax.jit(self._states)
+
+    def cost(self, plans_S1A, controller_params, state_ND, latent_Z):
+        s = plans_S1A.shape[0]
+        z = self.controller.apply({"params": controller_params}, jnp.broadcast_to(state_ND, (s, *state_ND.shape)),
+                                  plans_S1A[:, 0])
+        return jnp.mean(jnp.square(z - latent_Z[None]), axis=-1)
+
+    def _states(self, params, context_CND, latents_HZ):
+        """The states before each latent acts: the last context state, then the predictions."""
+        pred = self.wm.rollout_driven(params, context_CND[None], latents_HZ.shape[0],
+                                      lambda i, last: jax.lax.dynamic_index_in_dim(latents_HZ, i, 0))
+        return jnp.concatenate([context_CND[-1:], pred[0, :-1]])
+
+    def __call__(self, key, params, controller_params, context_CND, latents_HZ) -> jax.Array:
+        states = self.states(params, context_CND, latents_HZ)
+        return jnp.stack([self.search(jax.random.fold_in(key, i), controller_params, states[i], latents_HZ[i]).plan[0]
+                          for i in range(latents_HZ.shape[0])])
+
+
+__all__ = ["CEMConfig", "CEMResult", "LatentGrounding", "WorldModelPlanner", "state_distance"]

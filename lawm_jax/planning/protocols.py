@@ -8,8 +8,9 @@
          the poses the plan visits against the true ones.
 
 Every method returns a plan in the data's units for the same episodes and keys: the
-world models (the LAM through its controller, the action-conditioned baseline), and
-two references that need no model: `random` (actions drawn from the data's per-dimension
+world models (the LAM through its controller, the LAM planned in latent-action space and
+grounded through the controller, the action-conditioned baseline), and two references
+that need no model: `random` (actions drawn from the data's per-dimension
 Gaussian, clipped to its range) and `zero` (no movement).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lawm_jax.data.sim_camera import integrate_poses
 from lawm_jax.data.trajectories import denormalize_actions, normalize_actions, trajectory_windows
 from lawm_jax.planning import metrics
 from lawm_jax.planning.cem import CEMConfig
-from lawm_jax.planning.planner import WorldModelPlanner
+from lawm_jax.planning.planner import LatentGrounding, WorldModelPlanner
 
 HEADLINE = {"droid": "delta_xyz", "recon": "rpe"}  # each protocol and its headline metric
 PROTOCOLS = tuple(HEADLINE)
@@ -76,6 +77,32 @@ def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive:
         goal = model.encode(video[None, -q:])[0, 0]     # (N, D): the last frame, alone
         result = planner(key, model.params, controller_params, context, goal)
         return denormalize_actions(np.asarray(result.plan), stats)
+
+    return Method(name, plan)
+
+
+def latent_space_method(name: str, model, stats: dict, cem_cfg: CEMConfig, controller, controller_params,
+                        metric: str = "l2", prior_std: float = 1.0) -> Method:
+    """CEM over latent-action sequences themselves (the paper's open problem), from the
+    prior N(0, prior_std^2 I) (the noisy model's is N(0, I)), unclipped; the latent plan is
+    then grounded into real actions through the controller (LatentGrounding), clipped to
+    the data's range, and comes back in the data's units."""
+    latent_dim = model.wm.config.bottleneck.latent_dim
+    planner = WorldModelPlanner(model.wm, dataclasses.replace(cem_cfg, init_mean=0.0, init_std=prior_std, low=None,
+                                                              high=None), latent_dim, "latent", metric=metric)
+    bounds = dict(low=tuple(normalize_actions(stats["low"], stats).tolist()),
+                  high=tuple(normalize_actions(stats["high"], stats).tolist()))
+    grounding = LatentGrounding(model.wm, controller, dataclasses.replace(cem_cfg, **bounds), len(stats["mean"]))
+    q = model.wm.config.encoder.frames_per_step()
+
+    def plan(key, episode):
+        video = episode["video"]
+        context = model.encode(video[None, :q])[0]
+        goal = model.encode(video[None, -q:])[0, 0]
+        plan_key, ground_key = jax.random.split(key)
+        latents = planner(plan_key, model.params, None, context, goal).plan
+        actions = grounding(ground_key, model.params, controller_params, context, latents)
+        return denormalize_actions(np.asarray(actions), stats)
 
     return Method(name, plan)
 

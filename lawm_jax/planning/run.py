@@ -9,7 +9,9 @@
         --config.plan.controller=/runs/mw_ctrl --config.plan.baseline=/runs/mw_ac
 
 Methods: `random` and `zero` always; `lam` (CEM through the LAM of config.plan.controller,
-driven by that controller); `lam_mlp` (the same with the action-only controller of
+driven by that controller); `lam_latent` (with plan.latent_space: CEM over that LAM's
+latent actions from the prior N(0, plan.latent_prior_std^2 I), grounded into real
+actions through the controller); `lam_mlp` (the same with the action-only controller of
 config.plan.mlp_controller); `action_conditioned` (CEM through the baseline run of
 config.plan.baseline, model.conditioning="actions"). Writes WORKDIR/plan/results.json
 (means, spreads, per-episode values, seconds per plan), results.md, paths.json (every
@@ -35,8 +37,8 @@ from lawm_jax.errors import ConfigError
 from lawm_jax.planning.cem import CEMConfig
 from lawm_jax.planning.closed_loop import CLOSED_LOOP, CLOSED_LOOP_HEADLINE, run_closed_loop
 from lawm_jax.planning.planner import METRICS
-from lawm_jax.planning.protocols import (HEADLINE, PROTOCOLS, reference_methods, run_protocol, sample_episodes,
-                                         world_model_method)
+from lawm_jax.planning.protocols import (HEADLINE, PROTOCOLS, latent_space_method, reference_methods, run_protocol,
+                                         sample_episodes, world_model_method)
 from lawm_jax.progress import progress_bar
 
 PATHS_FILE = "paths.json"  # every episode's true and planned paths, per method
@@ -62,6 +64,7 @@ def check_plan(p) -> None:
     check(p.init_std > 0, "plan.init_std", p.init_std, "must be > 0")
     check(0 <= p.momentum < 1, "plan.momentum", p.momentum, "must be in [0, 1)")
     check(p.pictures >= 0, "plan.pictures", p.pictures, "must be >= 0")
+    check(p.latent_prior_std > 0, "plan.latent_prior_std", p.latent_prior_std, "must be > 0")
     if p.protocol == CLOSED_LOOP:
         check(bool(p.env), "plan.env", p.env, "must name the simulator to plan in, e.g. metaworld:reach or arm")
         check(p.replan_every <= p.horizon, "plan.replan_every", p.replan_every,
@@ -98,6 +101,9 @@ def plan(config, workdir: str) -> dict:
         _check_run(run["model"], run["action_names"], meta, run["path"])
         methods.append(world_model_method(run["name"], run["model"], run["stats"], cem, run["drive"],
                                           run["controller"], run["controller_params"], p.cost))
+        if run["name"] == "lam" and p.latent_space:  # the same LAM, planned in latent-action space
+            methods.append(latent_space_method("lam_latent", run["model"], run["stats"], cem, run["controller"],
+                                               run["controller_params"], p.cost, p.latent_prior_std))
         repeat = _repeat(repeat, run["model"])
     models = {run["name"]: run["info"] for run in runs}
     out_dir = os.path.join(workdir, PLAN_DIR)

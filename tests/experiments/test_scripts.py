@@ -135,7 +135,7 @@ def test_planning_table_script(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.load(open(os.path.join(root, "planning_table.json")))
     assert set(results) == {"noisy"} and results["noisy"]["episodes"] == 2
-    assert set(results["noisy"]["methods"]) == {"random", "zero", "lam", "lam_mlp", "action_conditioned"}
+    assert set(results["noisy"]["methods"]) == {"random", "zero", "lam", "lam_latent", "lam_mlp", "action_conditioned"}
     report = open(os.path.join(root, "planning_table.md")).read()
     assert "| LAM (noisy) + controller |" in report and "delta_xyz − random" in report and "0.15 m" in report
     assert os.path.exists(os.path.join(root, "plan_noisy", "plan", "planned_paths.png"))

@@ -43,6 +43,34 @@ def test_cem_in_latent_space_reaches_a_reachable_goal(model):
     assert float(found) < 0.2 * float(zero_cost)
 
 
+def test_grounding_finds_the_actions_behind_planned_latents(model):
+    """LatentGrounding inverts the controller: for latents made from known actions along a
+    rollout, the actions it finds map (through the controller, from the same states) to
+    nearly the same latents, inside the bounds."""
+    from lawm_jax.models.controller import Controller, ControllerConfig, init_controller
+    from lawm_jax.planning.planner import LatentGrounding
+    wm, params, context = model
+    controller = Controller(ControllerConfig(kind="attention", width=16, depth=1, num_heads=2, mlp_hidden=32), 7,
+                            wm.config.grid)
+    cparams = perturb(init_controller(controller, 6, 52, 3, jax.random.key(6)), scale=0.3)
+    true = jnp.array([[0.6, -0.4, 0.2], [-0.5, 0.3, 0.7]])
+    # The latents the true actions give along their own rollout, step by step.
+    states = [context[-1]]
+    latents = []
+    for i in range(2):
+        z = controller.apply({"params": cparams}, states[-1][None], true[i][None])[0]
+        latents.append(z)
+        states.append(wm.rollout(params, context[None], jnp.stack(latents)[None])[0, -1])
+    latents = jnp.stack(latents)
+    grounding = LatentGrounding(wm, controller, CEMConfig(samples=128, elites=8, iterations=10, low=-1.0, high=1.0), 3)
+    found = grounding(jax.random.key(7), params, cparams, context, latents)
+    assert found.shape == (2, 3) and bool(jnp.all(jnp.abs(found) <= 1.0))
+    for i in range(2):
+        hit = controller.apply({"params": cparams}, states[i][None], found[i][None])[0]
+        miss = controller.apply({"params": cparams}, states[i][None], jnp.zeros((1, 3)))[0]
+        assert float(jnp.sum((hit - latents[i]) ** 2)) < 0.05 * float(jnp.sum((miss - latents[i]) ** 2))
+
+
 def test_bad_planner_settings_are_refused(model):
     wm, _, _ = model
     with pytest.raises(ValueError, match="needs a controller"):

@@ -32,7 +32,7 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     summary = plan(plan_config(arm, test, controller=runs["ctrl"], baseline=runs["ac"]), str(tmp_path))
     out = tmp_path / "plan"
     assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(summary))
-    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    assert set(summary["methods"]) == {"random", "zero", "lam", "lam_latent", "action_conditioned"}
     assert summary["headline"] == "delta_xyz" and summary["episodes"] == 3
     for name, r in summary["methods"].items():
         assert len(r["per_episode"]["delta_xyz"]) == 3
@@ -80,7 +80,7 @@ def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
     out = tmp_path / "plan"
     assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(summary))
     assert summary["headline"] == "final_distance" and summary["path"] == "arm" and summary["episodes"] == 2
-    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    assert set(summary["methods"]) == {"random", "zero", "lam", "lam_latent", "action_conditioned"}
     for r in summary["methods"].values():
         assert len(r["per_episode"]["final_distance"]) == 2 and r["seconds_per_plan"] >= 0
         assert r["final_distance"] == pytest.approx(np.mean(r["per_episode"]["final_distance"]))
@@ -128,7 +128,7 @@ def test_closed_loop_on_metaworld(tmp_path):
     c = plan_config(metaworld, "", protocol="closed_loop", env="metaworld:reach", controller=str(tmp_path / "ctrl"),
                     baseline=str(tmp_path / "ac"), episodes=2, frames=2, replan_every=1, goal_frames=4)
     summary = plan(c, str(tmp_path / "loop"))
-    assert set(summary["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    assert set(summary["methods"]) == {"random", "zero", "lam", "lam_latent", "action_conditioned"}
     for r in summary["methods"].values():
         assert set(r["per_episode"]) == {"final_distance", "object_distance", "success"}
         assert set(r["per_episode"]["success"]) <= {0.0, 1.0} and r["final_distance"] > 0
