@@ -1,6 +1,7 @@
 """Closed-loop planning in a simulator (model-predictive control), JEPA-WMs' Metaworld protocol.
 
-Episode e, from seed (seed, e): the simulator starts; a goal is made by running the
+Episode e, from episode_seed(seed, e) (never a generated trajectory's seed, so never a
+training episode's start): the simulator starts; a goal is made by running the
 episode's own actions for `goal_frames` frames from that start (Metaworld with
 policy="scripted": the task's scripted policy, so the goal is a state the task wants;
 the arm: random smooth actions), and its last frame is the goal image. The simulator
@@ -24,6 +25,12 @@ from lawm_jax.planning.protocols import Method
 
 CLOSED_LOOP = "closed_loop"  # config.plan.protocol
 CLOSED_LOOP_HEADLINE = "final_distance"
+STREAM = 7_919  # a third seed word: never the (seed, i) of a generated trajectory (training or held out)
+
+
+def episode_seed(seed: int, episode: int) -> list[int]:
+    """The seed of closed-loop episode `episode`: disjoint from every trajectory folder's."""
+    return [seed, episode, STREAM]
 
 
 def make_goal(sim, seed, goal_frames: int) -> dict:
@@ -73,7 +80,7 @@ def run_closed_loop(sim, methods: list[Method], episodes: int, seed: int, horizo
     mean, metric + "_std", "per_episode": {metric: [...]}, "seconds_per_plan": median of
     the replannings after the first (compiling) one, "frames": executed frames of each
     episode}}."""
-    seeds = [[seed, e] for e in range(episodes)]
+    seeds = [episode_seed(seed, e) for e in range(episodes)]
     goals = [make_goal(sim, s, goal_frames) for s in seeds]
     keys = jax.random.split(jax.random.key(seed), episodes)
     out = {"goals": goals}

@@ -142,6 +142,32 @@ def test_planning_table_script(tmp_path):
 
 
 @pytest.mark.slow
+def test_planning_table_script_on_metaworld_closed_loop(tmp_path):
+    """The chain on Metaworld's reach (mixed scripted and random episodes), the offline
+    protocol and the closed loop in the simulator, a second table."""
+    from tests.helpers import need
+    try:
+        import metaworld  # noqa: F401
+    except ImportError:
+        need(False, "metaworld is not installed (the [metaworld] extra)")
+    root = str(tmp_path)
+    cmd = [sys.executable, os.path.join(REPO, "experiments", "planning_table.py"), f"--root={root}",
+           f"--config={os.path.join(REPO, 'configs', 'metaworld.py')}", "--env=metaworld:reach", f"--data={root}/mw",
+           f"--test_data={root}/test", "--generate=3", "--length=6", "--steps=2", "--controller_steps=2",
+           "--plan_episodes=2", "--closed_loop", "--set=plan.frames=2", "--set=plan.goal_frames=3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(root, "planning_table.json")))
+    assert set(results) == {"noisy", "closed_loop"} and results["noisy"]["protocol"] == "droid"
+    loop = results["closed_loop"]["noisy"]
+    assert loop["protocol"] == "closed_loop" and loop["path"] == "metaworld:reach" and loop["episodes"] == 2
+    assert set(loop["methods"]["lam_latent"]["per_episode"]) == {"final_distance", "object_distance", "success"}
+    report = open(os.path.join(root, "planning_table.md")).read()
+    assert "Closed loop in the simulator" in report and "| LAM (noisy), CEM in latent space |" in report
+    assert os.path.exists(os.path.join(root, "loop_noisy", "plan", "closed_loop_0.png"))
+
+
+@pytest.mark.slow
 def test_encoder_choice_script(tmp_path):
     """The random ViT against the pretrained AlexNet kind, a few steps each: one row per
     encoder, each with its own representation space's model / copy-last ratio."""

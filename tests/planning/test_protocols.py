@@ -72,7 +72,7 @@ def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
     """plan.protocol=closed_loop: every method replans in the arm simulator towards the goal
     frame of each episode; the scores, the pictures, and the mistakes a user can make."""
     from lawm_jax.data.sim_arm import ArmConfig, ArmSim
-    from lawm_jax.planning.closed_loop import make_goal
+    from lawm_jax.planning.closed_loop import episode_seed, make_goal
     _, _, runs = arm_runs
     c = plan_config(arm, "", protocol="closed_loop", env="arm", controller=runs["ctrl"], baseline=runs["ac"],
                     episodes=2, frames=3, replan_every=2, goal_frames=3)
@@ -88,9 +88,12 @@ def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
     sim = ArmSim(ArmConfig(image_size=32))
     want = []
     for e in range(2):
-        goal = make_goal(sim, [c.seed, e], 3)
-        sim.reset(np.random.default_rng([c.seed, e]))
-        want.append(float(np.linalg.norm(sim.state()[:3] - goal["state"][:3])))
+        goal = make_goal(sim, episode_seed(c.seed, e), 3)
+        sim.reset(np.random.default_rng(episode_seed(c.seed, e)))
+        start = sim.state()
+        want.append(float(np.linalg.norm(start[:3] - goal["state"][:3])))
+        sim.reset(np.random.default_rng([c.seed, e]))  # training episode e's start: another one
+        assert not np.allclose(sim.state(), start)
     sim.close()
     np.testing.assert_allclose(summary["methods"]["zero"]["per_episode"]["final_distance"], want, rtol=1e-5)
     assert min(want) > 0.005  # the goals are somewhere else
