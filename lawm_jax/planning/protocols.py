@@ -150,11 +150,16 @@ def run_protocol(protocol: str, methods: list[Method], episodes: list[dict], see
             paths.append(planned_path(protocol, episode, planned))
             if progress:
                 progress(m * len(episodes) + e + 1, len(methods) * len(episodes))
-        names = list(rows[0])
-        out[method.name] = {
-            **{k: float(np.mean([r[k] for r in rows])) for k in names},
+        out[method.name] = {**summarise(rows, times), "paths": paths}
+    return out
+
+
+def summarise(rows: list[dict], seconds: list[float]) -> dict:
+    """One method's episodes ({metric: value} each) and planning times: each metric's mean
+    and std over episodes, the per-episode values, and the median seconds per plan after
+    the first (compiling) one."""
+    names = list(rows[0])
+    return {**{k: float(np.mean([r[k] for r in rows])) for k in names},
             **{f"{k}_std": float(np.std([r[k] for r in rows])) for k in names},
             "per_episode": {k: [r[k] for r in rows] for k in names},
-            "seconds_per_plan": float(np.median(times[1:] if len(times) > 1 else times)),
-            "paths": paths}
-    return out
+            "seconds_per_plan": float(np.median(seconds[1:] if len(seconds) > 1 else seconds))}

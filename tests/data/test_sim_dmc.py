@@ -3,20 +3,12 @@ import numpy as np
 import pytest
 
 from lawm_jax.data.trajectories import generate_trajectories, read_trajectories, record_episode
-from tests.helpers import need
-
-
-def _has_dm_control() -> bool:
-    try:
-        import dm_control  # noqa: F401
-    except ImportError:
-        return False
-    return True
+from tests.helpers import need_package
 
 
 @pytest.fixture(scope="module")
 def sim():
-    need(_has_dm_control(), "dm_control is not installed (the [dmc] extra)")
+    need_package("dm_control", "dmc")
     from lawm_jax.data.sim_dmc import DmcConfig, DmcSim
     s = DmcSim(DmcConfig(domain="cheetah", task="run", image_size=32))
     yield s
@@ -50,7 +42,7 @@ def test_recorded_actions_reproduce_the_recorded_states(sim):
 
 
 def test_a_dmc_folder_is_written_in_the_trajectory_format(tmp_path):
-    need(_has_dm_control(), "dm_control is not installed (the [dmc] extra)")
+    need_package("dm_control", "dmc")
     out = str(tmp_path / "walker")
     assert generate_trajectories("dmc:walker-walk", out, episodes=2, length=5, size=16, seed=1) == 2
     meta, episodes = read_trajectories(out)

@@ -4,20 +4,12 @@ import numpy as np
 import pytest
 
 from lawm_jax.data.trajectories import generate_trajectories, read_trajectories, record_episode
-from tests.helpers import need
-
-
-def _has_metaworld() -> bool:
-    try:
-        import metaworld  # noqa: F401
-    except ImportError:
-        return False
-    return True
+from tests.helpers import need_package
 
 
 @pytest.fixture(scope="module")
 def reach():
-    need(_has_metaworld(), "metaworld is not installed (the [metaworld] extra)")
+    need_package("metaworld", "metaworld")
     from lawm_jax.data.sim_metaworld import MetaworldConfig, MetaworldSim
     sims = {policy: MetaworldSim(MetaworldConfig(task="reach", image_size=16, policy=policy, policy_noise=0.0))
             for policy in ("random", "scripted")}
@@ -70,7 +62,7 @@ def test_the_scripted_reach_policy_succeeds_by_metaworlds_criterion(reach):
 
 
 def test_a_metaworld_folder_and_its_errors(tmp_path):
-    need(_has_metaworld(), "metaworld is not installed (the [metaworld] extra)")
+    need_package("metaworld", "metaworld")
     out = str(tmp_path / "push")
     assert generate_trajectories("metaworld:push", out, episodes=2, length=3, size=16, seed=4, policy="mixed") == 2
     meta, episodes = read_trajectories(out)

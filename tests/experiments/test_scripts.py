@@ -145,11 +145,8 @@ def test_planning_table_script(tmp_path):
 def test_planning_table_script_on_metaworld_closed_loop(tmp_path):
     """The chain on Metaworld's reach (mixed scripted and random episodes), the offline
     protocol and the closed loop in the simulator, a second table."""
-    from tests.helpers import need
-    try:
-        import metaworld  # noqa: F401
-    except ImportError:
-        need(False, "metaworld is not installed (the [metaworld] extra)")
+    from tests.helpers import need_package
+    need_package("metaworld", "metaworld")
     root = str(tmp_path)
     cmd = [sys.executable, os.path.join(REPO, "experiments", "planning_table.py"), f"--root={root}",
            f"--config={os.path.join(REPO, 'configs', 'metaworld.py')}", "--env=metaworld:reach", f"--data={root}/mw",

@@ -116,11 +116,8 @@ def test_closed_loop_on_metaworld(tmp_path):
     """The Metaworld chain end to end at tiny size: scripted and random reach episodes, a
     LAM, its controller and the baseline, then the closed loop scored by Metaworld."""
     from configs import metaworld
-    from tests.helpers import need
-    try:
-        import metaworld as _  # noqa: F401
-    except ImportError:
-        need(False, "metaworld is not installed (the [metaworld] extra)")
+    from tests.helpers import need_package
+    need_package("metaworld", "metaworld")
     data = str(tmp_path / "data")
     generate_trajectories("metaworld:reach", data, episodes=3, length=6, size=32, policy="mixed")
     train(small(metaworld, "noisy", data), str(tmp_path / "lam"))
