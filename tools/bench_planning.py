@@ -8,8 +8,10 @@ x 15 iterations x horizon 3; RECON-style 120 x 1 x 8, straight-line), builds the
 model and controller at the config's sizes with random parameters (the time does not
 depend on training), encodes nothing (random context and goal states), and times the
 jitted planner: all samples roll out in one batched call per step. Reports the median
-of --repeats calls after one compiling call, for the LAM driven by its controller and
-for the action-conditioned baseline (its predictor takes the actions directly).
+of --repeats calls after one compiling call, for the LAM driven by its controller, for
+the LAM planned in latent-action space then grounded into actions through its
+controller (the plan job's lam_latent: both searches timed together), and for the
+action-conditioned baseline (its predictor takes the actions directly).
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # configs/
 
+import dataclasses  # noqa: E402
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lawm_jax.config import world_model_config  # noqa: E402
-from lawm_jax.planning.planner import WorldModelPlanner  # noqa: E402
+from lawm_jax.planning.planner import LatentGrounding, WorldModelPlanner  # noqa: E402
 from lawm_jax.planning.run import cem_config  # noqa: E402
 from lawm_jax.models.controller import Controller, init_controller  # noqa: E402
 from lawm_jax.train.controller import controller_config  # noqa: E402
@@ -43,13 +47,21 @@ def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> d
     params = wm.init(jax.random.key(0))
     n, d = wm_cfg.tokens, wm_cfg.encoder.width
     controller, controller_params = None, None
-    if drive == "controller":
+    if drive in ("controller", "latent"):
         controller = Controller(controller_config(config), wm_cfg.bottleneck.latent_dim, wm_cfg.grid)
         controller_params = init_controller(controller, n, d, action_dim, jax.random.key(1))
     cem = cem_config(config.plan)
-    planner = WorldModelPlanner(wm, cem, action_dim, drive, controller)
     context = jax.random.normal(jax.random.key(2), (1, n, d))
     goal = jax.random.normal(jax.random.key(3), (n, d))
+    if drive == "latent":  # CEM over latents, then one grounding search per step
+        search = WorldModelPlanner(wm, dataclasses.replace(cem, init_mean=0.0, init_std=1.0), wm_cfg.bottleneck.latent_dim,
+                                   "latent")
+        grounding = LatentGrounding(wm, controller, cem, action_dim)
+
+        def planner(key, *args):
+            return grounding(key, params, controller_params, context, search(key, params, None, context, goal).plan)
+    else:
+        planner = WorldModelPlanner(wm, cem, action_dim, drive, controller)
     t0 = time.perf_counter()
     jax.block_until_ready(planner(jax.random.key(0), params, controller_params, context, goal))
     compile_s = time.perf_counter() - t0
@@ -64,13 +76,14 @@ def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> d
 
 
 def run(config_paths, repeats: int, overrides: dict) -> list[dict]:
-    """One row per config and drive (the LAM through its controller, the baseline)."""
+    """One row per config and drive (the LAM through its controller, the LAM planned in
+    latent space and grounded, the baseline)."""
     rows = []
     for path in config_paths:
         spec = importlib.util.spec_from_file_location("bench_config", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        for drive in ("controller", "actions"):
+        for drive in ("controller", "latent", "actions"):
             config = module.get_config("plan")  # fresh: planning_latency edits it for the baseline
             config.plan.update({k: v for k, v in overrides.items() if v})
             config.plan.elites = min(config.plan.elites, config.plan.samples)
