@@ -150,10 +150,12 @@ def record_episode(sim, rng: np.random.Generator, length: int) -> dict:
             "states": np.stack(states)}
 
 
-def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3, policy: str = "random"):
-    """One of the simulators (the [sim] extra, or EXTRAS'), imported only when asked for."""
+def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3, policy: str = "random",
+             policy_noise: float | None = None):
+    """One of the simulators (the [sim] extra, or EXTRAS'), imported only when asked for.
+    policy, policy_noise: Metaworld's episodes (None: MetaworldConfig's noise)."""
     try:
-        return _make_sim(env, size, fps, photos, blocks, policy)
+        return _make_sim(env, size, fps, photos, blocks, policy, policy_noise)
     except ModuleNotFoundError as e:
         extra = next((x for prefix, x in EXTRAS.items() if env.startswith(prefix)), "sim")
         raise ImportError(f"{e.name} is missing: env={env!r} needs the [{extra}] extra "
@@ -165,7 +167,7 @@ def make_sim(env: str, size: int, fps: float, photos=None, blocks: int = 3, poli
                           'mujoco-studio-wasm, then pip install -e ".[sim]" again') from e
 
 
-def _make_sim(env, size, fps, photos, blocks, policy):
+def _make_sim(env, size, fps, photos, blocks, policy, policy_noise):
     if env == "arm":
         from lawm_jax.data.sim_arm import ArmConfig, ArmSim
         return ArmSim(ArmConfig(image_size=size, fps=fps, num_blocks=blocks))
@@ -179,7 +181,8 @@ def _make_sim(env, size, fps, photos, blocks, policy):
         return DmcSim(DmcConfig(domain=domain, task=task, image_size=size, fps=fps))
     if env.startswith("metaworld:"):
         from lawm_jax.data.sim_metaworld import MetaworldConfig, MetaworldSim, task_name
-        return MetaworldSim(MetaworldConfig(task=task_name(env), image_size=size, fps=fps, policy=policy))
+        noise = {} if policy_noise is None else {"policy_noise": policy_noise}
+        return MetaworldSim(MetaworldConfig(task=task_name(env), image_size=size, fps=fps, policy=policy, **noise))
     raise ValueError(f"env={env!r}: choose one of {ENVS}")
 
 

@@ -86,8 +86,8 @@ def plan(config, workdir: str) -> dict:
                         "only the random and zero references are run")
     runs = _load_runs(p)
     if p.protocol == CLOSED_LOOP:
-        sim = make_sim(p.env, runs[0]["model"].wm.config.image_size[0], config.data.fps,
-                       policy="scripted" if p.env.startswith("metaworld:") else "random")
+        sim = make_sim(p.env, runs[0]["model"].wm.config.image_size[0], config.data.fps,  # goals: noise-free
+                       policy="scripted" if p.env.startswith("metaworld:") else "random", policy_noise=0.0)
         meta = {"env": p.env, "action_names": list(sim.action_names),
                 "image_size": runs[0]["model"].wm.config.image_size[0]}
         stats = runs[0]["stats"]  # the first run's training data: the random reference's range
