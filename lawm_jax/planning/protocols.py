@@ -61,6 +61,13 @@ def reference_methods(stats: dict, straight_line: bool) -> list[Method]:
     return [Method("random", random_plan), Method("zero", lambda key, ep: np.zeros_like(ep["actions"]))]
 
 
+def context_and_goal(model, video):
+    """An episode's context state (1, N, D), its first frame, and goal state (N, D), its
+    last frame encoded alone (frames_per_step frames each)."""
+    q = model.wm.config.encoder.frames_per_step()
+    return model.encode(video[None, :q])[0], model.encode(video[None, -q:])[0, 0]
+
+
 def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive: str, controller=None,
                        controller_params=None, metric: str = "l2") -> Method:
     """CEM through `model` (a LoadedWorldModel) in normalised action units, clipped to the
@@ -69,12 +76,9 @@ def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive:
     cem_cfg = dataclasses.replace(cem_cfg, low=tuple(normalize_actions(stats["low"], stats).tolist()),
                                   high=tuple(normalize_actions(stats["high"], stats).tolist()))
     planner = WorldModelPlanner(model.wm, cem_cfg, action_dim, drive, controller, metric)
-    q = model.wm.config.encoder.frames_per_step()
 
     def plan(key, episode):
-        video = episode["video"]
-        context = model.encode(video[None, :q])[0]      # (1, N, D): the first frame
-        goal = model.encode(video[None, -q:])[0, 0]     # (N, D): the last frame, alone
+        context, goal = context_and_goal(model, episode["video"])
         result = planner(key, model.params, controller_params, context, goal)
         return denormalize_actions(np.asarray(result.plan), stats)
 
@@ -93,12 +97,9 @@ def latent_space_method(name: str, model, stats: dict, cem_cfg: CEMConfig, contr
     bounds = dict(low=tuple(normalize_actions(stats["low"], stats).tolist()),
                   high=tuple(normalize_actions(stats["high"], stats).tolist()))
     grounding = LatentGrounding(model.wm, controller, dataclasses.replace(cem_cfg, **bounds), len(stats["mean"]))
-    q = model.wm.config.encoder.frames_per_step()
 
     def plan(key, episode):
-        video = episode["video"]
-        context = model.encode(video[None, :q])[0]
-        goal = model.encode(video[None, -q:])[0, 0]
+        context, goal = context_and_goal(model, episode["video"])
         plan_key, ground_key = jax.random.split(key)
         latents = planner(plan_key, model.params, None, context, goal).plan
         actions = grounding(ground_key, model.params, controller_params, context, latents)
