@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,14 +131,43 @@ def test_planning_table_script(tmp_path):
     root = str(tmp_path)
     cmd = [sys.executable, os.path.join(REPO, "experiments", "planning_table.py"), f"--root={root}",
            f"--config={os.path.join(REPO, 'configs', 'arm.py')}", f"--data={root}/arm", f"--test_data={root}/test",
-           "--generate=3", "--length=6", "--steps=2", "--controller_steps=2", "--plan_episodes=2"]
+           "--generate=3", "--test_episodes=3", "--length=6", "--steps=2", "--controller_steps=2", "--plan_episodes=3",
+           "--seeds=0,1"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.load(open(os.path.join(root, "planning_table.json")))
-    assert set(results) == {"noisy"} and results["noisy"]["episodes"] == 2
+    assert set(results) == {"noisy", "noisy_seed1"} and results["noisy"]["episodes"] == 3
     assert set(results["noisy"]["methods"]) == {"random", "zero", "lam", "lam_latent", "lam_mlp", "action_conditioned"}
+    # The second seed: its own LAM, controller and baseline; the comparisons on the first seed only.
+    assert set(results["noisy_seed1"]["methods"]) == {"random", "zero", "lam", "action_conditioned"}
+    assert results["noisy_seed1"]["models"]["lam"]["world_model"].endswith("noisy_seed1")
     report = open(os.path.join(root, "planning_table.md")).read()
-    assert "| LAM (noisy) + controller |" in report and "delta_xyz − random" in report and "0.15 m" in report
+    assert "delta_xyz − random" in report and "0.15 m" in report
+    # Each seed's paired difference to random, and their mean, from the per-episode values.
+    lam = [np.asarray(results[k]["methods"]["lam"]["per_episode"]["delta_xyz"]) for k in ("noisy", "noisy_seed1")]
+    rand = np.asarray(results["noisy"]["methods"]["random"]["per_episode"]["delta_xyz"])
+    row = next(line for line in report.splitlines() if line.startswith("| LAM (noisy) + controller | 2 |"))
+    assert f"{np.mean(lam) - rand.mean():+.4f} ± " in row
+    assert " / ".join(f"{(v - rand).mean():+.3f}" for v in lam) in row
+    assert "| LAM (noisy) + controller beats random by >= 3 s.e. (delta_xyz, paired) |" in report
+    assert "| LAM (noisy), CEM in latent space against the controller's planning" in report
+    # The controllers against the IDM (Tables S1/S2 left): both seeds' attention controllers, the MLP once.
+    assert "| LAM (noisy) | attention | held-out | 2 |" in report and "| LAM (noisy) | attention | training | 2 |" in report
+    assert "| LAM (noisy) | action-only MLP | held-out | 1 |" in report
+    checked = results["noisy_seed1"]["controllers"]["attention"]["held-out"]
+    assert checked["episodes"] == 3 and 0 <= checked["rel_error"]
+    # What limits the controller: the same root's LAM and controller reused, one change per variant.
+    study = [sys.executable, os.path.join(REPO, "experiments", "controller_study.py"), f"--root={root}",
+             f"--config={os.path.join(REPO, 'configs', 'arm.py')}", f"--data={root}/arm", f"--test_data={root}/test",
+             "--set=train.steps=2", "--variants=steps=3,width=32", "--episodes=2"]
+    done = subprocess.run(study, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.load(open(os.path.join(root, "controller_study.json")))
+    assert list(found) == ["recipe", "steps=3", "width=32"] and found["steps=3"]["steps"] == 3
+    assert found["recipe"]["workdir"] == os.path.join(root, "controller_noisy")
+    assert found["width=32"]["controller"]["width"] == 32 and found["width=32"]["held-out"]["episodes"] == 2
+    bad = subprocess.run(study[:-2] + ["--variants=height=3"], capture_output=True, text=True, cwd=root)
+    assert bad.returncode != 0 and "height=3" in bad.stderr and "steps=N" in bad.stderr
     assert os.path.exists(os.path.join(root, "plan_noisy", "plan", "planned_paths.png"))
 
 
@@ -150,7 +180,7 @@ def test_planning_table_script_on_metaworld_closed_loop(tmp_path):
     root = str(tmp_path)
     cmd = [sys.executable, os.path.join(REPO, "experiments", "planning_table.py"), f"--root={root}",
            f"--config={os.path.join(REPO, 'configs', 'metaworld.py')}", "--env=metaworld:reach", f"--data={root}/mw",
-           f"--test_data={root}/test", "--generate=3", "--length=6", "--steps=2", "--controller_steps=2",
+           f"--test_data={root}/test", "--generate=3", "--test_episodes=2", "--length=6", "--steps=2", "--controller_steps=2",
            "--plan_episodes=2", "--closed_loop", "--set=plan.frames=2", "--set=plan.goal_frames=3"]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
