@@ -30,7 +30,7 @@ import numpy as np
 from absl import app, flags, logging
 
 import common  # noqa: F401  (the shared flags; sets up the path)
-from common import DATA, ROOT, SEED, base_config, command_line, run_name, seeds, table, trained, write_report
+from common import DATA, FIELD, ROOT, SEED, base_config, command_line, run_name, seeds, table, trained, write_report
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.api import load_controller
 from lawm_jax.planning.controller_rollouts import controller_rollouts
@@ -68,6 +68,11 @@ def ensure_data(path: str, env: str, episodes: int, size: int, seed: int) -> str
         logging.info("generating %d %s episodes in %s", episodes, env, path)
         generate_trajectories(env, path, episodes, LENGTH.value, size=size, seed=seed, policy=POLICY.value)
     return path
+
+
+def lam_coefficient(kind: str):
+    """The config's capacity coefficient of bottleneck `kind` (sparse l1, noisy beta, VQ codebook size)."""
+    return base_config(kind).model.bottleneck[FIELD[kind]]
 
 
 def parse(entry: str):
@@ -199,10 +204,12 @@ def report(results: dict, env: str, protocol: str) -> tuple[str, dict]:
         if name != controller_row and controller_row in rows:  # the same seeds' controller planning
             numbers[name]["vs_controller"] = paired(head, np.mean([rows[controller_row][s][headline]
                                                                     for s in by_seed], axis=0))
+        numbers[name]["per_seed"] = head  # for the capacity pairs below; dropped before saving
         lines.append([name, str(len(by_seed))] + [f"{np.mean(means[k]):.4f} ± {spread[k]:.4f}" for k in metric_names]
                      + [f"{d:+.4f} ± {e:.4f}" for d, e in (vs_random, vs_zero)]
                      + [" / ".join(f"{d:+.3f}" for d in seed_diffs), f"{numbers[name]['over_baseline']:.2f}",
                         f"{seconds[name]:.2f}"])
+    capacity_pairs(results, numbers)
     header = (["method", "seeds"] + metric_names + [f"{headline} − random (paired, ± s.e.)",
               f"{headline} − zero (paired, ± s.e.)", "each seed − random", "÷ baseline", "s / plan"])
     success = "; success: the share Metaworld counts as solved, higher is better" if "success" in metric_names else ""
@@ -210,6 +217,25 @@ def report(results: dict, env: str, protocol: str) -> tuple[str, dict]:
             f"for one seed, over the seeds' means for several; distances: lower is better, negative differences "
             f"beat the reference{success})." "\n\n" + table(header, lines))
     return text, numbers
+
+
+def capacity_pairs(results: dict, numbers: dict) -> None:
+    """For every two LAMs of one bottleneck kind, the higher-capacity one's controller
+    planning minus the lower's, paired over their common seeds' episodes: in
+    numbers["capacity"] as (higher, lower, mean, s.e.). Higher capacity: the smaller sparse
+    or noisy coefficient, the larger VQ codebook."""
+    lams = {NAMES["lam"].format(r["lam"]): (r["kind"], r["coefficient"]) for r in results.values() if "kind" in r}
+    pairs = []
+    for a, (kind_a, coef_a) in lams.items():
+        for b, (kind_b, coef_b) in lams.items():
+            higher = coef_a > coef_b if kind_a == "vq" else coef_a < coef_b
+            both = sorted(set(numbers[a]["per_seed"]) & set(numbers[b]["per_seed"]))
+            if kind_a == kind_b and higher and both:
+                lower = np.mean([numbers[b]["per_seed"][s] for s in both], axis=0)
+                pairs.append((a, b, *paired({s: numbers[a]["per_seed"][s] for s in both}, lower)))
+    for n in numbers.values():
+        n.pop("per_seed")
+    numbers["capacity"] = pairs
 
 
 def findings(numbers: dict, headline: str) -> list[list[str]]:
@@ -226,7 +252,12 @@ def findings(numbers: dict, headline: str) -> list[list[str]]:
                          f"({abs(d) / e if e else float('inf'):.1f} s.e.)", "yes" if d < 0 and -d >= 3 * e else "no"])
         rows.append([f"{name} within 1.5x of the baseline's {headline}", f"{n['over_baseline']:.2f}x",
                      "yes" if n["over_baseline"] <= 1.5 else "no"])
+    for higher, lower, d, e in numbers["capacity"]:
+        rows.append([f"higher capacity plans better: {higher} against {lower} (>= 2 s.e., {headline}, paired)",
+                     f"{d:+.4f} ± {e:.4f}", "yes" if d < 0 and -d >= 2 * e else "no"])
     for name, n in numbers.items():
+        if name == "capacity":
+            continue
         if "vs_controller" in n:
             d, e = n["vs_controller"]
             rows.append([f"{name} against the controller's planning, same episodes and seeds ({headline}, paired)",
@@ -265,7 +296,8 @@ def main(argv):
                 c.plan.baseline = baseline
                 if EPISODES.value:
                     c.plan.episodes = EPISODES.value
-                tag = {"lam": run_name(kind, coef), "seed": s}
+                tag = {"lam": run_name(kind, coef), "seed": s, "kind": kind,
+                       "coefficient": coef if coef is not None else float(lam_coefficient(kind))}
                 results[label] = {**planned(c, f"plan_{label}"), **tag}
                 results[label]["controllers"] = controllers_checked(c, DATA.value, test)
                 if CLOSED_LOOP.value:
