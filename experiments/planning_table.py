@@ -54,6 +54,8 @@ CLOSED_LOOP = flags.DEFINE_bool("closed_loop", False, "also plan closed loop in 
 LOOP_EPISODES = flags.DEFINE_integer("loop_episodes", 0, "closed-loop episodes (0 = as --plan_episodes)")
 EVERY_SEED = flags.DEFINE_bool("every_seed", False, "the action-only controller and latent-space planning on every "
                                "training seed (default: on the one equal to --seed only)")
+MLP_CONTROLLER = flags.DEFINE_bool("mlp_controller", True, "train and plan the action-only MLP controller of the "
+                                   "first LAM")
 REPORT_ONLY = flags.DEFINE_bool("report_only", False, "print the table of the runs in ROOT/planning_table.json")
 
 # Paper Tables S1 / S2 (right): V-JEPA 2 / NWM scale, for orientation only.
@@ -291,7 +293,8 @@ def main(argv):
                 c = base_config(kind, "plan")  # c.seed (--seed): the episodes and the planners' keys
                 c.plan.path = test
                 c.plan.controller = controller(kind, coef, lam, "controller", s)
-                c.plan.mlp_controller = controller(kind, coef, lam, "controller_mlp", s) if i == 0 and extras else ""
+                c.plan.mlp_controller = (controller(kind, coef, lam, "controller_mlp", s)
+                                         if i == 0 and extras and MLP_CONTROLLER.value else "")
                 c.plan.latent_space = c.plan.latent_space and extras
                 c.plan.baseline = baseline
                 if EPISODES.value:
