@@ -159,15 +159,25 @@ def test_planning_table_script(tmp_path):
     # What limits the controller: the same root's LAM and controller reused, one change per variant.
     study = [sys.executable, os.path.join(REPO, "experiments", "controller_study.py"), f"--root={root}",
              f"--config={os.path.join(REPO, 'configs', 'arm.py')}", f"--data={root}/arm", f"--test_data={root}/test",
-             "--set=train.steps=2", "--variants=steps=3,width=32", "--episodes=2"]
+             "--set=train.steps=2", "--variants=steps=3,width=32", "--episodes=2", "--env=arm", "--closed_loop=steps=3",
+             "--set=plan.episodes=2", "--set=plan.frames=2", "--set=plan.samples=8", "--set=plan.elites=2",
+             "--set=plan.iterations=2"]
     done = subprocess.run(study, capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.load(open(os.path.join(root, "controller_study.json")))
     assert list(found) == ["recipe", "steps=3", "width=32"] and found["steps=3"]["steps"] == 3
+    # The closed loop through the recipe's controller and the variant's, on the same episodes, paired.
+    assert len(found["steps=3"]["closed_loop"]["per_episode"]["final_distance"]) == 2
+    loop_report = open(os.path.join(root, "controller_study.md")).read()
+    assert "| recipe |" in loop_report.split("Closed loop in arm")[1] and "| steps=3 |" in loop_report
+    assert os.path.exists(os.path.join(root, "controller_study", "loop_recipe", "plan", "closed_loop_0.png"))
     assert found["recipe"]["workdir"] == os.path.join(root, "controller_noisy")
     assert found["width=32"]["controller"]["width"] == 32 and found["width=32"]["held-out"]["episodes"] == 2
-    bad = subprocess.run(study[:-2] + ["--variants=height=3"], capture_output=True, text=True, cwd=root)
+    bad = subprocess.run(study[:7] + ["--variants=height=3"], capture_output=True, text=True, cwd=root)
     assert bad.returncode != 0 and "height=3" in bad.stderr and "steps=N" in bad.stderr
+    bad = subprocess.run(study[:7] + ["--variants=steps=3", "--closed_loop=depth=9"], capture_output=True, text=True,
+                         cwd=root)
+    assert bad.returncode != 0 and "--closed_loop=depth=9" in bad.stderr and "--env" in bad.stderr
     assert os.path.exists(os.path.join(root, "plan_noisy", "plan", "planned_paths.png"))
 
 
