@@ -251,7 +251,7 @@ def findings(numbers: dict, headline: str) -> list[list[str]]:
         for ref in ("random", "zero"):
             d, e = n[f"vs_{ref}"]
             rows.append([f"{name} beats {ref} by >= 3 s.e. ({headline}, paired)", f"{d:+.4f} ± {e:.4f} "
-                         f"({abs(d) / e if e else float('inf'):.1f} s.e.)", "yes" if d < 0 and -d >= 3 * e else "no"])
+                         f"({d / e if e else float('inf'):+.1f} s.e.)", "yes" if d < 0 and -d >= 3 * e else "no"])
         rows.append([f"{name} within 1.5x of the baseline's {headline}", f"{n['over_baseline']:.2f}x",
                      "yes" if n["over_baseline"] <= 1.5 else "no"])
     for higher, lower, d, e in numbers["capacity"]:
