@@ -18,6 +18,7 @@ def scaled(ctrl, k: float):
     return dataclasses.replace(ctrl, params=params)
 
 
+@pytest.mark.slow  # 27 s; the default run keeps the timid-controller test below
 def test_controller_rollouts_against_the_public_api(arm_runs):
     _, test, runs = arm_runs
     ctrl = load_controller(runs["ctrl"])
