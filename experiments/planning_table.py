@@ -33,7 +33,7 @@ import common  # noqa: F401  (the shared flags; sets up the path)
 from common import DATA, FIELD, ROOT, SEED, base_config, command_line, run_name, seeds, table, trained, write_report
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.api import load_controller
-from lawm_jax.planning.controller_rollouts import controller_rollouts
+from lawm_jax.planning.controller_rollouts import METRICS, controller_rollouts
 from lawm_jax.planning.run import plan
 from lawm_jax.train.controller import train_controller
 
@@ -150,8 +150,7 @@ def controller_report(checked: dict) -> str:
         for name, splits in by_controller["controllers"].items():
             for split, r in splits.items():
                 groups.setdefault((by_controller["lam"], name, split), []).append(r)
-    metrics = ["rel_error", "gain", "norm_ratio", "idm_rollout_l1", "controller_rollout_l1", "copy_l1",
-               "movement_ratio"]
+    metrics = list(METRICS)
     rows = []
     for (lam, name, split), runs in groups.items():
         cells = []
