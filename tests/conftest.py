@@ -1,7 +1,8 @@
 """Test setup: 4 simulated CPU devices, so sharding tests run on any machine; a
 persistent XLA compilation cache shared by every test, every subprocess they start and
 both workers of `pytest -n 2`; and the trained runs that many tests only need to have
-(session fixtures, built once per worker: sparse_run, arm_runs).
+(session fixtures, built once per worker: sparse_run, arm_runs), with the tests that use
+one kept on one worker (`--dist loadgroup`, pytest.ini) so that it is built once a run.
 
 XLA and JAX read these once, when JAX first initialises, so they are set before anything
 imports jax. Subprocesses (the command line, the tools, notebooks, two-process training)
@@ -53,6 +54,20 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("serial") and os.environ.get("PYTEST_XDIST_WORKER"):
         pytest.fail(f"{item.nodeid} is marked serial: run it without -n "
                     '(python -m pytest -m "slow and serial")', pytrace=False)
+
+
+SHARED_RUNS = ("arm_runs", "sparse_run")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests of one shared trained run go to one worker of `pytest -n N` (pytest.ini
+    runs `--dist loadgroup`): built once per run instead of once per worker (each build
+    is a minute or more of compiling)."""
+    for item in items:
+        for name in SHARED_RUNS:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+                break
 
 
 # A trained run shared by the tests that only need to have one: its folder and what train returned.
