@@ -48,15 +48,18 @@ PUBLISH = flags.DEFINE_string("publish", "", "also write the report, its picture
 # (docs/DESIGN.md, Bottlenecks).
 CAPACITY = "sparse:0.1:0.0001,noisy:0.01:0.00001,vq:8:512"
 BUDGETS = {
+    # The plumbing at the least cost (each run costs a compile of half a minute): sparse at
+    # two points, noisy and VQ at one each (low = high in the tables: their rows repeat).
     "smoke": dict(steps=4, seeds="0", decoder_steps=2, max_clips=8, sgld_steps=20,
-                  sparse="0.1,0.0001", noisy="0.01,0.00001", vq="8,512",
+                  capacity="sparse:0.1:0.0001,noisy:0.00001:0.00001,vq:8:8",
+                  sparse="0.1,0.0001", noisy="0.00001", vq="8",
                   scaling=dict(kinds="noisy", coefficients="noisy:0.00001", step_factors="0.5,1", widths="1",
                                shares="0.5,1")),
-    "small": dict(steps=300, seeds="0,1,2", decoder_steps=1000, max_clips=128, sgld_steps=1000,
+    "small": dict(steps=300, seeds="0,1,2", decoder_steps=1000, max_clips=128, sgld_steps=1000, capacity=CAPACITY,
                   sparse="0.1,0.01,0.001,0.0001", noisy="0.01,0.001,0.0001,0.00001", vq="8,64,512",
                   scaling=dict(kinds="noisy", coefficients="noisy:0.00001", step_factors="0.5,1,2", widths="1",
                                shares="0.25,0.5,1")),
-    "full": dict(steps=3000, seeds="0,1,2,3,4", decoder_steps=5000, max_clips=256, sgld_steps=10000,
+    "full": dict(steps=3000, seeds="0,1,2,3,4", decoder_steps=5000, max_clips=256, sgld_steps=10000, capacity=CAPACITY,
                  sparse="0.1,0.03,0.01,0.003,0.001,0.0003,0.0001", noisy="0.01,0.001,0.0001,0.00001,0.000001",
                  vq="8,64,512,1024",
                  scaling=dict(kinds="sparse,noisy", coefficients="sparse:0.0001,noisy:0.00001",
@@ -75,7 +78,7 @@ def steps(budget: dict) -> list[tuple[str, str, list[str]]]:
     shared = [f"--root={os.path.abspath(ROOT.value)}", f"--config={from_repo(CONFIG.value)}",
               f"--tag=budget {BUDGET.value}", f"--steps={budget['steps']}", f"--seeds={budget['seeds']}",
               f"--decoder_steps={budget['decoder_steps']}", f"--max_clips={budget['max_clips']}",
-              f"--capacity={CAPACITY}"] + [f"--set={s}" for s in SET.value]
+              f"--capacity={budget['capacity']}"] + [f"--set={s}" for s in SET.value]
     sweep = [f"--sparse={budget['sparse']}", f"--noisy={budget['noisy']}", f"--vq={budget['vq']}"]
     out = [("capacity_sweep", "capacity_sweep", shared + sweep),
            ("leakage_table", "leakage_table", shared),
@@ -179,7 +182,7 @@ def transfer_findings(res: dict, where: str) -> list[list]:
     out = [[f"transfer ({where})", f"transfer / original <= 1.35 for every model ({metric}; paper 1.03-1.34, LPIPS)",
             ", ".join(f"{k} ×{v:.2f}" for k, v in ratios.items()), _yes(max(ratios.values()) <= 1.35)]]
     pairs = []
-    for item in CAPACITY.split(","):
+    for item in BUDGETS[BUDGET.value]["capacity"].split(","):
         kind, low, high = item.split(":")
         names = [f"{kind}_{float(v):g}" for v in (low, high)]
         if all(n in transfer for n in names):
@@ -322,9 +325,9 @@ def main(argv):
     body = [f"# Reproduction at small scale: budget {BUDGET.value}", "",
             f"`{command}` (config {os.path.relpath(CONFIG.value, REPO)}; "
             f"{sum(seconds.values()) / 60:.0f} min of steps on this machine, {len(os.sched_getaffinity(0))} cores)", "",
-            "Budget: " + ", ".join(f"{k}={v}" for k, v in budget.items() if k != "scaling")
+            "Budget: " + ", ".join(f"{k}={v}" for k, v in budget.items() if k not in ("scaling", "capacity"))
             + "; scaling: " + ", ".join(f"{k}={v}" for k, v in budget["scaling"].items())
-            + f"; low/high capacity {CAPACITY}.", "",
+            + f"; low/high capacity {budget['capacity']}.", "",
             "## The paper's findings, measured", "",
             "Each line is computed from the reports below (experiments/reproduce.py: findings); representation "
             "L1 where the paper's LPIPS needs a decoder that is not there.", "",

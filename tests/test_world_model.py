@@ -138,7 +138,7 @@ def test_a_run_saved_with_bottleneck_kind_actions_reads_as_conditioning_on_actio
     assert not cfg.infers_latents
 
 
-@pytest.mark.parametrize("kind", ["noisy", "vq", "sparse"])
+@pytest.mark.parametrize("kind", ["noisy", "vq"])  # the two with random draws in training
 def test_same_seed_same_bits(kind):
     wm = WorldModel(tiny_world_model_config(kind))
     p1, p2 = wm.init(jax.random.key(5)), wm.init(jax.random.key(5))

@@ -80,8 +80,8 @@ def test_reproduce_smoke_budget(tmp_path):
         assert open(os.path.join(root, f"{name}.md")).read().split("\n")[0].endswith("[budget smoke]")
     report = open(os.path.join(root, "reproduce.md")).read()
     assert report.startswith("# Reproduction at small scale: budget smoke")
-    # One findings row per claim: capacity (4 + VQ), leakage and transfer (2) on each
-    # split, scaling per axis; each says whether it holds.
+    # One findings row per claim: capacity (2, sparse, noisy, VQ), leakage and transfer (2)
+    # on each split, scaling per axis; each says whether it holds.
     found = summary["findings"]
     assert [f[0] for f in found].count("capacity (held-out photographs)") == 5
     assert [f[0] for f in found].count("capacity (real videos)") == 5
@@ -93,7 +93,7 @@ def test_reproduce_smoke_budget(tmp_path):
     assert all(-1 <= p["agents"] <= 1 for p in sweep["motion_r2"])
     for picture in ("capacity_sweep_repr_l1.png", "capacity_sweep_videos_lpips.png", "scaling_study.png",
                     "unconstrained/eval/leakage_profile.png", "sparse_0.1/eval/transfer_0.png",
-                    "sparse_0.1/eval_videos/transfer_0.png", "noisy_0.01/eval/latent_embedding.png"):
+                    "sparse_0.1/eval_videos/transfer_0.png", "sparse_0.1/eval/latent_embedding.png"):
         assert os.path.getsize(os.path.join(root, picture)) > 5000, picture
     evaluation = json.load(open(os.path.join(root, "sparse_0.1", "eval_videos", "results.json")))
     assert evaluation["eval"]["label"] == "budget smoke sparse_0.1" and evaluation["eval"]["path"] == BUNDLED_FOOTAGE
