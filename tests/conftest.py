@@ -1,8 +1,9 @@
 """Test setup: 4 simulated CPU devices, so sharding tests run on any machine; a
 persistent XLA compilation cache shared by every test, every subprocess they start and
 both workers of `pytest -n 2`; and the trained runs that many tests only need to have
-(session fixtures, built once per worker: sparse_run, arm_runs), with the tests that use
-one kept on one worker (`--dist loadgroup`, pytest.ini) so that it is built once a run.
+(session fixtures: sparse_run, arm_runs). Their tests are marked slow, so each run is
+built once in CI (by the slow run), and they go to one worker (`--dist loadgroup`,
+pytest.ini), so that it is built once a run.
 
 XLA and JAX read these once, when JAX first initialises, so they are set before anything
 imports jax. Subprocesses (the command line, the tools, notebooks, two-process training)
@@ -59,6 +60,7 @@ def pytest_runtest_setup(item):
 SHARED_RUNS = ("arm_runs", "sparse_run")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     """The tests of one shared trained run go to one worker of `pytest -n N` (pytest.ini
     runs `--dist loadgroup`): built once per run instead of once per worker (each build

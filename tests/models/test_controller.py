@@ -42,6 +42,7 @@ def test_shapes_and_dependencies(kind):
     np.testing.assert_allclose(seq.reshape(4, 5), z, atol=1e-6)  # step by step = flattened
 
 
+@pytest.mark.slow  # trains both controllers: ~30 s on 2 cores
 def test_attention_controller_learns_a_state_dependent_map_the_mlp_cannot():
     """Target z = a * (+1 or -1, which the state shows: its tokens are +-u plus noise),
     like a camera-relative latent whose meaning flips with the scene: with the state it

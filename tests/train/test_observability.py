@@ -13,6 +13,7 @@ from lawm_jax.train.lam import train
 from tests.helpers import small_config
 
 
+@pytest.mark.slow  # trains a run of its own: ~50 s of compiling on 2 cores
 def test_a_run_writes_metrics_tensorboard_and_curves(tmp_path):
     c = small_config("noisy", steps=3)
     _, _, history = train(c, str(tmp_path))
