@@ -1,9 +1,8 @@
 """Test setup: 4 simulated CPU devices, so sharding tests run on any machine; a
 persistent XLA compilation cache shared by every test, every subprocess they start and
 both workers of `pytest -n 2`; and the trained runs that many tests only need to have
-(session fixtures: sparse_run, arm_runs). Their tests are marked slow, so each run is
-built once in CI (by the slow run), and they go to one worker (`--dist loadgroup`,
-pytest.ini), so that it is built once a run.
+(session fixtures: sparse_run, arm_runs; their tests are slow and share one worker:
+pytest_collection_modifyitems below).
 
 XLA and JAX read these once, when JAX first initialises, so they are set before anything
 imports jax. Subprocesses (the command line, the tools, notebooks, two-process training)
@@ -60,14 +59,16 @@ def pytest_runtest_setup(item):
 SHARED_RUNS = ("arm_runs", "sparse_run")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups and -m reads the marks
 def pytest_collection_modifyitems(config, items):
-    """The tests of one shared trained run go to one worker of `pytest -n N` (pytest.ini
-    runs `--dist loadgroup`): built once per run instead of once per worker (each build
-    is a minute or more of compiling)."""
+    """A test of a shared trained run is slow (the slow run builds the run anyway, so CI
+    builds it once, not once per run of pytest) and goes to the worker of that run's
+    other tests (pytest.ini runs `--dist loadgroup`): built once, not once per worker
+    (each build is a minute or more of compiling)."""
     for item in items:
         for name in SHARED_RUNS:
             if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.slow)
                 item.add_marker(pytest.mark.xdist_group(name))
                 break
 

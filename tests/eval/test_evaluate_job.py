@@ -33,7 +33,6 @@ def test_every_evaluation_the_config_accepts_has_a_function():
         check_eval(e)
 
 
-@pytest.mark.slow  # sparse_run: built once, by the slow run (tests/conftest.py)
 def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch, caplog):
     from lawm_jax.eval import run
     c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
@@ -97,7 +96,6 @@ def test_evaluate_job_in_representation_space(sparse_run, tmp_path, monkeypatch,
         evaluate(c, lam)
 
 
-@pytest.mark.slow  # sparse_run: built once, by the slow run (tests/conftest.py)
 def test_evaluate_job_with_decoder_and_lpips(sparse_run, tmp_path):
     c, lam = evaluate_config(), str(own_copy(sparse_run.workdir, tmp_path))
     d = decoder_config(steps=2)

@@ -18,7 +18,6 @@ def scaled(ctrl, k: float):
     return dataclasses.replace(ctrl, params=params)
 
 
-@pytest.mark.slow  # arm_runs: built once, by the slow run (tests/conftest.py)
 def test_controller_rollouts_against_the_public_api(arm_runs):
     _, test, runs = arm_runs
     ctrl = load_controller(runs["ctrl"])
@@ -39,7 +38,6 @@ def test_controller_rollouts_against_the_public_api(arm_runs):
     assert out["per_episode"]["copy_l1"][2] == pytest.approx(np.abs(states[0, :1] - states[0, 1:]).mean(), rel=1e-5)
 
 
-@pytest.mark.slow  # arm_runs: built once, by the slow run (tests/conftest.py)
 def test_a_timid_controller_reads_as_timid(arm_runs):
     """Scaling the controller's latents scales its gain and norm ratio; zero latents are no
     better than zero (relative error 1, gain 0, no movement beyond the zero-latent rollout)."""

@@ -23,7 +23,6 @@ def plan_config(module, test, **plan):
     return c
 
 
-@pytest.mark.slow  # arm_runs: built once, by the slow run (tests/conftest.py)
 def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     _, test, runs = arm_runs
     ctrl = load_controller(runs["ctrl"])
@@ -69,7 +68,6 @@ def test_recon_protocol_end_to_end(tmp_path):
     looks_like_a_picture(tmp_path / "run" / "plan" / "planned_paths.png")
 
 
-@pytest.mark.slow  # arm_runs: built once, by the slow run (tests/conftest.py)
 def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
     """plan.protocol=closed_loop: every method replans in the arm simulator towards the goal
     frame of each episode; the scores, the pictures, and the mistakes a user can make."""
@@ -137,7 +135,6 @@ def test_closed_loop_on_metaworld(tmp_path):
     looks_like_a_picture(tmp_path / "loop" / "plan" / "closed_loop_1.png")
 
 
-@pytest.mark.slow  # arm_runs: built once, by the slow run (tests/conftest.py)
 def test_mistakes_are_named(arm_runs, tmp_path):
     data, test, runs = arm_runs
     with pytest.raises(ConfigError, match="plan.path is empty"):

@@ -41,7 +41,6 @@ def test_resume_continues_bit_identically(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.slow  # sparse_run: built once, by the slow run (tests/conftest.py)
 def test_load_world_model_round_trip(sparse_run):
     model = load_world_model(sparse_run.workdir)  # small_config("sparse", steps=3)
     assert model.step == 3
