@@ -13,6 +13,9 @@
     python -m lawm_jax.main --config=configs/arm.py:plan --workdir=/runs/arm_plan \
         --config.plan.path=/data/arm_test --config.plan.controller=/runs/arm_ctrl \
         --config.plan.baseline=/runs/arm_ac
+    # optional: a pixel decoder of the LAM's encoder (rollout LPIPS, planned frames as pictures)
+    python -m lawm_jax.main --config=configs/arm.py:decoder --workdir=/runs/arm_dec \
+        --config.data.path=/data/arm --config.model.encoder_checkpoint=/runs/arm_lam/encoder
 
 The encoder runs per frame (V-JEPA 2-AC's mode: each frame duplicated into its own
 tubelet and encoded alone), so one state is one frame at 4 fps, one action drives each
@@ -25,7 +28,7 @@ duplication for that encoder.) Clips of 4 frames (H + 1 for H = 3), 32x32 pixels
 from configs import tiny
 
 ARGS = ("sparse", "noisy", "vq", "deterministic", "unconstrained", "actions", "controller", "controller_mlp",
-        "plan")
+        "plan", "decoder")
 ACTION_DIM = 4  # the arm's (dx, dy, dz, dgripper)
 
 
@@ -33,7 +36,7 @@ def get_config(arg: str | None = None):
     arg = arg or "noisy"
     if arg not in ARGS:
         raise ValueError(f"configs/arm.py:{arg}: choose one of {ARGS}")
-    c = tiny.get_config(arg if arg in ARGS[:5] or arg.startswith("controller") else "noisy")
+    c = tiny.get_config(arg if arg in ARGS[:5] or arg.startswith("controller") or arg == "decoder" else "noisy")
     c.data.source = "trajectories"
     c.data.path = ""  # tools/make_trajectories.py --env=arm
     c.data.holdout = ""

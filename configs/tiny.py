@@ -157,7 +157,8 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
         protocol="droid", path="", controller="", mlp_controller="", baseline="", episodes=64,
         horizon=3, samples=300, elites=10, iterations=15, init_std=1.0, momentum=0.0, keep_mean=True,
         straight_line=False, cost="l2", pictures=4, env="", frames=12, replan_every=1, goal_frames=8,
-        latent_space=True, latent_prior_std=1.0))
+        latent_space=True, latent_prior_std=1.0,
+        decoder=""))  # closed loop: a decoder job's WORKDIR (the models' encoder) draws the planned frames
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 300

@@ -33,12 +33,13 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lawm_jax import checkpoint  # noqa: E402
-from lawm_jax.api import load_world_model  # noqa: E402
+from lawm_jax.api import load_decoder, load_world_model  # noqa: E402
 from lawm_jax.config import validate  # noqa: E402
 from lawm_jax.data.scenes import scenes_dataset, step_motion  # noqa: E402
 from lawm_jax.eval.motion_probe import motion_r2  # noqa: E402
 from lawm_jax.eval.run import evaluate  # noqa: E402
 from lawm_jax.models.encoder import frozen_params  # noqa: E402
+from lawm_jax.models.lpips import load_for_run  # noqa: E402
 from lawm_jax.train.decoder import train_decoder  # noqa: E402
 from lawm_jax.train.lam import train  # noqa: E402
 from lawm_jax.world_model import WorldModel  # noqa: E402
@@ -244,6 +245,18 @@ def decoder() -> str:
     c.lpips_net, c.lpips_weights = LPIPS_NET.value, LPIPS.value
     train_decoder(c, workdir)
     return workdir
+
+
+def rollout_pixels() -> dict:
+    """controller_rollouts' pixel arguments: the shared decoder (--decoder_steps) and the
+    LPIPS weights; {} without either (said in the log)."""
+    if not decoder():
+        return {}
+    lpips_params, used = load_for_run(LPIPS_NET.value, LPIPS.value)
+    if lpips_params is None:
+        logging.warning("controllers without LPIPS columns: %s", used)
+        return {}
+    return {"decoder": load_decoder(decoder()), "lpips_params": lpips_params}
 
 
 def evaluated(workdir: str, kind: str, kinds: str, **eval_overrides) -> dict:

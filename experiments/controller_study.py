@@ -11,6 +11,9 @@ controller is the first row (ROOT/controller_<lam>, as planning_table.py trains 
 each variant trains under ROOT/controller_study/<variant>. Writes
 ROOT/controller_study.{md,json}. --closed_loop=recipe,VARIANT also plans through those
 controllers in the simulator (--env), on the same episodes, and compares them paired.
+A variant data=FOLDER trains the controller on another trajectory folder (e.g. more
+episodes of the same simulator; the LAM stays). --decoder_steps=N adds the paper's LPIPS
+columns (a pixel decoder of the shared encoder, ROOT/decoder).
 """
 from __future__ import annotations
 
@@ -22,16 +25,17 @@ import numpy as np
 from absl import app, flags
 
 import common  # noqa: F401  (the shared flags; sets up the path)
-from common import DATA, ROOT, SEED, base_config, command_line, table, trained, write_report
+from common import DATA, ROOT, SEED, base_config, command_line, decoder, rollout_pixels, table, trained, write_report
 from lawm_jax.api import load_controller
-from lawm_jax.planning.controller_rollouts import controller_rollouts
+from lawm_jax.planning.controller_rollouts import PIXEL_METRICS, controller_rollouts
 from lawm_jax.planning.run import plan
 from lawm_jax.train.controller import train_controller
 
 TEST_DATA = flags.DEFINE_string("test_data", "", "held-out trajectories")
 LAM = flags.DEFINE_string("lam", "noisy", "the LAM: a bottleneck kind at the config's coefficient (its run under --root)")
 VARIANTS = flags.DEFINE_list("variants", ["steps=9000", "width=256", "depth=4"],
-                             "KEY=VALUE, one change each: steps (training steps) or a config.controller field")
+                             "KEY=VALUE, one change each: steps (training steps), data (another trajectory "
+                             "folder to train on, e.g. more episodes) or a config.controller field")
 EPISODES = flags.DEFINE_integer("episodes", 64, "windows per split")
 ENV = flags.DEFINE_string("env", "", "with --closed_loop: the simulator to plan in, e.g. metaworld:reach")
 CLOSED_LOOP = flags.DEFINE_list("closed_loop", [], "variants (and `recipe`) to also plan with in the closed loop "
@@ -48,14 +52,25 @@ def configured(variant: str):
         key, _, value = variant.partition("=")
         if key == "steps":
             c.train.steps = int(value)
+        elif key == "data":
+            if not os.path.exists(os.path.join(value, "trajectories.json")):
+                raise app.UsageError(f"--variants: {variant!r}: {value} is not a trajectory folder "
+                                     "(tools/make_trajectories.py writes one)")
+            c.data.path = value
         elif key in c.controller:
             c.controller[key] = type(c.controller[key])(value)
         else:
-            raise app.UsageError(f"--variants: {variant!r}: use steps=N or a config.controller field "
+            raise app.UsageError(f"--variants: {variant!r}: use steps=N, data=FOLDER or a config.controller field "
                                  f"({', '.join(k for k in c.controller if k != 'world_model')})")
     c.train.log_every = max(c.train.steps // 20, 1)
     c.train.ckpt_every = c.train.steps
     return c
+
+
+def slug(variant: str) -> str:
+    """A variant's folder name: steps=1000 -> steps_1000, data=/d/mw1000 -> data_mw1000."""
+    key, sep, value = variant.partition("=")
+    return f"{key}_{os.path.basename(os.path.normpath(value))}" if sep else variant
 
 
 def closed_loop(name: str, workdir: str) -> dict:
@@ -63,8 +78,8 @@ def closed_loop(name: str, workdir: str) -> dict:
     when it finished before; the recipe's is planning_table.py's ROOT/loop_<lam> if there."""
     c = base_config(LAM.value, "plan")
     c.plan.update(protocol="closed_loop", env=ENV.value, controller=workdir, mlp_controller="", baseline="",
-                  latent_space=False)
-    out = os.path.join(ROOT.value, "controller_study", f"loop_{name.replace('=', '_')}")
+                  latent_space=False, decoder=decoder())  # with --decoder_steps: the planned frames drawn
+    out = os.path.join(ROOT.value, "controller_study", f"loop_{slug(name)}")
     for done in ([os.path.join(ROOT.value, f"loop_{LAM.value}")] if name == "recipe" else []) + [out]:
         if os.path.exists(os.path.join(done, "plan", "results.json")):
             with open(os.path.join(done, "plan", "results.json")) as f:
@@ -112,10 +127,13 @@ def main(argv):
                              f"({sorted(unknown)} are neither), and the simulator with --env")
     trained(LAM.value)
     horizon = base_config(LAM.value, "plan").plan.horizon
+    pixels = rollout_pixels()  # with --decoder_steps: the paper's LPIPS columns
+    columns = COLUMNS + (PIXEL_METRICS if pixels else ())
+    unit = "lpips" if pixels else "l1"
     results, rows, loops = {}, [], {}
     for variant in [""] + VARIANTS.value:
         workdir = os.path.join(ROOT.value, f"controller_{LAM.value}" if not variant else
-                               os.path.join("controller_study", variant.replace("=", "_")))
+                               os.path.join("controller_study", slug(variant)))
         c = configured(variant)
         t0 = time.time()
         train_controller(c, workdir)  # resumes; returns at once when finished
@@ -124,10 +142,10 @@ def main(argv):
         results[name] = {"workdir": workdir, "steps": c.train.steps, "controller": dict(c.controller),
                          "seconds": time.time() - t0}
         for split, path in (("held-out", TEST_DATA.value), ("training", DATA.value)):
-            r = controller_rollouts(ctrl, path, EPISODES.value, horizon, SEED.value)
+            r = controller_rollouts(ctrl, path, EPISODES.value, horizon, SEED.value, **pixels)
             results[name][split] = r
-            rows.append([name, split] + [f"{r[k]:.3f} ± {r[k + '_std']:.3f}" for k in COLUMNS]
-                        + [f"{r['controller_rollout_l1'] / r['idm_rollout_l1']:.2f}"])
+            rows.append([name, split] + [f"{r[k]:.3f} ± {r[k + '_std']:.3f}" for k in columns]
+                        + [f"{r[f'controller_rollout_{unit}'] / r[f'idm_rollout_{unit}']:.2f}"])
         if name in CLOSED_LOOP.value:
             loops[name] = closed_loop(name, workdir)
             results[name]["closed_loop"] = {k: v for k, v in loops[name]["methods"]["lam"].items()}
@@ -137,8 +155,10 @@ def main(argv):
             "(mean ± std over windows). rel_error: the controller's latents against the IDM's (1: no better than "
             "zero); gain: their projection on the IDM's (below 1: timid); rollouts: H steps driven by each, mean "
             "absolute error against the true states; movement ratio: how far the controller's rollout moves "
-            "from the start, over the IDM's (lawm_jax/planning/controller_rollouts.py).\n\n"
-            + table(["controller", "windows from"] + list(COLUMNS) + ["controller ÷ IDM rollout"], rows)
+            "from the start, over the IDM's"
+            + ("; LPIPS: the rollouts decoded (--decoder_steps) against the real frames, and the decoded true "
+               "states" if pixels else "") + " (lawm_jax/planning/controller_rollouts.py).\n\n"
+            + table(["controller", "windows from"] + list(columns) + [f"controller ÷ IDM rollout ({unit})"], rows)
             + ("\n\n" + loop_table(loops) if loops else "") + f"\n\nCommand: `{command_line()}`\n")
     path = write_report("controller_study", f"What limits the controller ({LAM.value})", body, results)
     print(open(path).read())

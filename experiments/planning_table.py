@@ -19,7 +19,9 @@ each method over seeds, its paired differences to random and to no movement, the
 numbers beside ours, and the issue's claims as measured (never tuned). --closed_loop adds,
 per LAM and seed, the closed-loop protocol in the simulator (plan.protocol=closed_loop:
 replanning towards goal frames, Metaworld's success; --loop_episodes of them), a second
-table.
+table. --decoder_steps=N trains a pixel decoder of the shared encoder (ROOT/decoder): the
+controllers' table then has the paper's LPIPS columns (rollouts decoded against the real
+frames), and the closed loop's pictures the frames each plan predicted.
 """
 from __future__ import annotations
 
@@ -30,10 +32,11 @@ import numpy as np
 from absl import app, flags, logging
 
 import common  # noqa: F401  (the shared flags; sets up the path)
-from common import DATA, FIELD, ROOT, SEED, base_config, command_line, run_name, seeds, table, trained, write_report
+from common import (DATA, FIELD, ROOT, SEED, base_config, command_line, decoder, rollout_pixels, run_name, seeds, table,
+                    trained, write_report)
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.api import load_controller
-from lawm_jax.planning.controller_rollouts import METRICS, controller_rollouts
+from lawm_jax.planning.controller_rollouts import METRICS, PIXEL_METRICS, controller_rollouts
 from lawm_jax.planning.run import plan
 from lawm_jax.train.controller import train_controller
 
@@ -132,12 +135,14 @@ def paired(values: dict, reference: np.ndarray) -> tuple[float, float]:
 
 def controllers_checked(c, data: str, test: str) -> dict:
     """Each controller of the plan config `c` (Tables S1/S2 left) on held-out and training
-    windows: {controller: {split: controller_rollouts(...)}}."""
+    windows: {controller: {split: controller_rollouts(...)}}; in LPIPS too with
+    --decoder_steps (the shared encoder's pixel decoder)."""
+    pixels = rollout_pixels()
     out = {}
     for name, workdir in (("attention", c.plan.controller), ("action-only MLP", c.plan.mlp_controller)):
         if workdir:
             ctrl = load_controller(workdir)
-            out[name] = {split: controller_rollouts(ctrl, path, c.plan.episodes, c.plan.horizon, c.seed)
+            out[name] = {split: controller_rollouts(ctrl, path, c.plan.episodes, c.plan.horizon, c.seed, **pixels)
                          for split, path in (("held-out", test), ("training", data))}
     return out
 
@@ -150,7 +155,9 @@ def controller_report(checked: dict) -> str:
         for name, splits in by_controller["controllers"].items():
             for split, r in splits.items():
                 groups.setdefault((by_controller["lam"], name, split), []).append(r)
-    metrics = list(METRICS)
+    pixels = all(k in r for runs in groups.values() for r in runs for k in PIXEL_METRICS)
+    metrics = list(METRICS) + (list(PIXEL_METRICS) if pixels else [])
+    unit = "lpips" if pixels else "l1"  # the paper's ratio is in LPIPS
     rows = []
     for (lam, name, split), runs in groups.items():
         cells = []
@@ -158,7 +165,7 @@ def controller_report(checked: dict) -> str:
             values = [r[k] for r in runs]
             spread = np.std(values) if len(runs) > 1 else runs[0][f"{k}_std"]
             cells.append(f"{np.mean(values):.3f} ± {spread:.3f}")
-        ratio = np.mean([r["controller_rollout_l1"] / r["idm_rollout_l1"] for r in runs])
+        ratio = np.mean([r[f"controller_rollout_{unit}"] / r[f"idm_rollout_{unit}"] for r in runs])
         rows.append([f"LAM ({lam})", name, split, str(len(runs))] + cells + [f"{ratio:.2f}"])
     first = next(iter(checked.values()))["controllers"]
     episodes = next(iter(next(iter(first.values())).values()))
@@ -167,8 +174,12 @@ def controller_report(checked: dict) -> str:
             "(relative squared error; gain, their projection on the IDM's: below 1 timid), and H-step "
             "rollouts driven by each against the true states (mean absolute error in representation space; "
             "copy: predicting no change; movement ratio: how far the controller's rollout moves from the "
-            "start, over the IDM's). Mean ± std over seeds (over episodes for one seed).\n\n"
-            + table(["LAM", "controller", "windows from", "seeds"] + metrics + ["controller ÷ IDM rollout"], rows))
+            "start, over the IDM's)"
+            + ("; with a pixel decoder, the rollouts decoded and scored in LPIPS against the real frames, and the "
+               "decoded true states (the decoder's own error)" if pixels else "")
+            + ". Mean ± std over seeds (over episodes for one seed).\n\n"
+            + table(["LAM", "controller", "windows from", "seeds"] + metrics + [f"controller ÷ IDM rollout ({unit})"],
+                    rows))
 
 
 def report(results: dict, env: str, protocol: str) -> tuple[str, dict]:
@@ -296,6 +307,7 @@ def main(argv):
                                          if i == 0 and extras and MLP_CONTROLLER.value else "")
                 c.plan.latent_space = c.plan.latent_space and extras
                 c.plan.baseline = baseline
+                c.plan.decoder = decoder()  # with --decoder_steps: the closed loop draws the planned frames
                 if EPISODES.value:
                     c.plan.episodes = EPISODES.value
                 tag = {"lam": run_name(kind, coef), "seed": s, "kind": kind,

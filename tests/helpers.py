@@ -105,6 +105,18 @@ def decoder_config(steps):
     return c
 
 
+def random_decoder(model):
+    """A LoadedDecoder of a LoadedWorldModel's encoder with random (not flat grey) parameters."""
+    from lawm_jax.api import LoadedDecoder
+    from lawm_jax.models.decoder import DecoderConfig, PixelDecoder, init_decoder
+    cfg, q = model.wm.config, model.wm.config.encoder.frames_per_step()
+    module = PixelDecoder(DecoderConfig(width=16, depth=1, num_heads=2, mlp_hidden=32, patch=cfg.encoder.patch,
+                                        tubelet=q), cfg.grid)
+    params = init_decoder(module, 4, cfg.encoder.width, jax.random.key(0))
+    params = jax.tree.map(lambda x: x + 0.05 * np.cos(np.arange(x.size).reshape(x.shape)), params)
+    return LoadedDecoder(module, params, 0, "")
+
+
 def write_random_lpips(path):
     """LPIPS weights in the project's .npz layout, random (the real ones cannot be downloaded here)."""
     params = lpips.random_params(jax.random.key(0))

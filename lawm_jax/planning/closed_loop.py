@@ -43,12 +43,14 @@ def make_goal(sim, seed, goal_frames: int) -> dict:
 
 
 def run_episode(sim, method: Method, key, seed, goal: dict, horizon: int, action_dim: int, frames: int,
-                replan_every: int, frames_per_state: int = 1) -> dict:
+                replan_every: int, frames_per_state: int = 1, decode=None) -> dict:
     """One method's closed loop from the episode's start; returns its scores, the frames
     and states from the start through every executed frame, and the seconds each
-    replanning took."""
+    replanning took; given `decode` (a pixel decoder's, states (B, T, N, D) -> frames) and
+    a method with a model, also "imagined": for each executed frame, the frame its plan
+    predicted, decoded (uint8)."""
     sim.reset(np.random.default_rng(seed))  # the same start as make_goal's
-    shown, states, times = [sim.render()], [sim.state()], []
+    shown, states, times, imagined = [sim.render()], [sim.state()], [], []
     q = frames_per_state
     goal_video = np.repeat(goal["frame"][None], q, axis=0)
     while len(shown) - 1 < frames:
@@ -57,7 +59,10 @@ def run_episode(sim, method: Method, key, seed, goal: dict, horizon: int, action
         t0 = time.perf_counter()
         planned = np.asarray(method.plan(jax.random.fold_in(key, len(shown)), episode))
         times.append(time.perf_counter() - t0)
-        for action in planned[:min(replan_every, frames + 1 - len(shown))]:
+        executed = planned[:min(replan_every, frames + 1 - len(shown))]
+        if decode is not None and method.imagine is not None:
+            imagined.append(method.imagine(episode, planned)[:len(executed)])
+        for action in executed:
             sim.step(action)
             shown.append(sim.render())
             states.append(sim.state())
@@ -69,30 +74,37 @@ def run_episode(sim, method: Method, key, seed, goal: dict, horizon: int, action
         scores["object_distance"] = float(np.linalg.norm(final[i:i + 3] - target[i:i + 3]))
     if hasattr(sim, "success"):  # the simulator's own criterion (Metaworld's)
         scores["success"] = float(sim.success())
-    return {"scores": scores, "frames": np.stack(shown), "states": np.stack(states), "seconds": times}
+    out = {"scores": scores, "frames": np.stack(shown), "states": np.stack(states), "seconds": times}
+    if imagined:  # each state decoded alone; its last frame
+        decoded = np.asarray(decode(np.concatenate(imagined)[:, None]))[:, -1]
+        out["imagined"] = np.round(np.clip(decoded, 0, 1) * 255).astype(np.uint8)
+    return out
 
 
 def run_closed_loop(sim, methods: list[Method], episodes: int, seed: int, horizon: int, action_dim: int,
                     frames: int, replan_every: int, goal_frames: int, frames_per_state: int = 1,
-                    progress=None) -> dict:
+                    progress=None, decode=None, imagined_episodes: int = 0) -> dict:
     """Every method on the same episodes and goals. Returns {"goals": [...], method: {metric:
     mean, metric + "_std", "per_episode": {metric: [...]}, "seconds_per_plan": median of
     the replannings after the first (compiling) one, "frames": executed frames of each
-    episode}}."""
+    episode, and with `decode`, "imagined": the planned frames of the first
+    `imagined_episodes` episodes (run_episode's)}}."""
     seeds = [episode_seed(seed, e) for e in range(episodes)]
     goals = [make_goal(sim, s, goal_frames) for s in seeds]
     keys = jax.random.split(jax.random.key(seed), episodes)
     out = {"goals": goals}
     for m, method in enumerate(methods):
-        rows, times, shown = [], [], []
+        rows, times, shown, imagined = [], [], [], []
         for e, s in enumerate(seeds):
             result = run_episode(sim, method, keys[e], s, goals[e], horizon, action_dim, frames, replan_every,
-                                 frames_per_state)
+                                 frames_per_state, decode if e < imagined_episodes else None)
             rows.append(result["scores"])
             times += result["seconds"]
             shown.append(result["frames"])
+            if "imagined" in result:
+                imagined.append(result["imagined"])
             if progress:
                 progress(m * episodes + e + 1, len(methods) * episodes)
-        out[method.name] = {**summarise(rows, times), "frames": shown}
+        out[method.name] = {**summarise(rows, times), "frames": shown, **({"imagined": imagined} if imagined else {})}
     return out
 

@@ -16,6 +16,13 @@ against the true states. Per episode:
   copy_l1           mean |s_0 - s_i|: the error of predicting no change
   movement_ratio    |s_hat_H - s_0| controller-driven over IDM-driven (mean absolute
                     change of the last state): below 1, the controller moves less
+
+With a pixel decoder of the same encoder (and LPIPS weights), also the paper's own
+columns, in LPIPS of the decoded rollouts against the real frames (PIXEL_METRICS):
+
+  idm_rollout_lpips, controller_rollout_lpips   mean over the H predicted frames
+  decoded_true_lpips  the decoded true states against the frames: the decoder's own
+                    error, below which no rollout can score
 """
 from __future__ import annotations
 
@@ -26,10 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.data.trajectories import normalize_actions, read_trajectories
+from lawm_jax.models.lpips import lpips_distance
 from lawm_jax.planning.protocols import sample_episodes
 
 METRICS = ("rel_error", "gain", "norm_ratio", "idm_rollout_l1", "controller_rollout_l1", "copy_l1",
            "movement_ratio")
+PIXEL_METRICS = ("idm_rollout_lpips", "controller_rollout_lpips", "decoded_true_lpips")
 
 
 @functools.lru_cache(maxsize=8)
@@ -51,16 +60,26 @@ def _rollouts(wm, controller, horizon: int):
     return jax.jit(run)
 
 
-def controller_rollouts(ctrl, path: str, episodes: int, horizon: int, seed: int, batch: int = 32) -> dict:
+@jax.jit
+def _mean_lpips(lpips_params, decoded, frames):
+    """Mean LPIPS over each clip's frames: decoded (B, F, H, W, C) in [0, 1] against uint8."""
+    return lpips_distance(lpips_params, jnp.clip(decoded, 0.0, 1.0), frames.astype(jnp.float32) / 255.0).mean(-1)
+
+
+def controller_rollouts(ctrl, path: str, episodes: int, horizon: int, seed: int, batch: int = 32,
+                        decoder=None, lpips_params=None) -> dict:
     """METRICS of the LoadedController `ctrl` on `episodes` windows of horizon + 1 frames
     drawn from the trajectory folder `path` (seeded): each metric's mean and std over
-    episodes, and the per-episode values."""
+    episodes, and the per-episode values; PIXEL_METRICS too when given a LoadedDecoder of
+    the LAM's encoder and LPIPS parameters (models/lpips.py)."""
     model = ctrl.world_model
     meta, _ = read_trajectories(path)
     windows = sample_episodes(path, episodes, horizon, seed, meta["image_size"], meta["fps"],
                               model.wm.config.encoder.frames_per_step())
     run = _rollouts(model.wm, ctrl.controller, horizon)
-    rows = {k: [] for k in METRICS}
+    pixels = decoder is not None and lpips_params is not None
+    q = model.wm.config.encoder.frames_per_step()
+    rows = {k: [] for k in METRICS + (PIXEL_METRICS if pixels else ())}
     for start in range(0, len(windows), batch):
         part = windows[start:start + batch]
         states = model.encode(np.stack([w["video"] for w in part]))
@@ -77,6 +96,12 @@ def controller_rollouts(ctrl, path: str, episodes: int, horizon: int, seed: int,
         rows["copy_l1"] += list(np.abs(true[:, :1] - true[:, 1:]).mean(axis=(1, 2, 3)))
         rows["movement_ratio"] += list(np.abs(ctl[:, -1] - true[:, 0]).mean(axis=(1, 2))
                                        / np.abs(idm[:, -1] - true[:, 0]).mean(axis=(1, 2)))
+        if pixels:
+            frames = np.stack([w["video"] for w in part])[:, q:]
+            for name, rollout in (("idm", idm), ("controller", ctl), ("decoded_true", states[:, 1:])):
+                decoded = decoder.decode(jnp.asarray(rollout, jnp.float32))
+                key = f"{name}_lpips" if name == "decoded_true" else f"{name}_rollout_lpips"
+                rows[key] += list(np.asarray(_mean_lpips(lpips_params, decoded, frames)))
     return {**{k: float(np.mean(v)) for k, v in rows.items()}, **{f"{k}_std": float(np.std(v)) for k, v in rows.items()},
             "episodes": len(windows), "horizon": horizon, "per_episode": {k: [float(x) for x in v]
                                                                           for k, v in rows.items()}}

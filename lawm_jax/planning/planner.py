@@ -58,6 +58,10 @@ class WorldModelPlanner:
 
     def final_states(self, plans_SHA, params, controller_params, context_CND):
         """The state each plan leads to, (S, N, D)."""
+        return self.rollout(plans_SHA, params, controller_params, context_CND)[:, -1]
+
+    def rollout(self, plans_SHA, params, controller_params, context_CND):
+        """The states each plan passes through, (S, H, N, D): what the planner imagines."""
         s = plans_SHA.shape[0]
         context = jnp.broadcast_to(context_CND[None], (s, *context_CND.shape))
         if context_CND.shape[0] > 1 and self.drive == "actions":
@@ -70,8 +74,7 @@ class WorldModelPlanner:
                 return self.controller.apply({"params": controller_params}, last_SND, a)
             return a
 
-        final = self.wm.rollout_driven(params, context, plans_SHA.shape[1], next_latent)
-        return final[:, -1]
+        return self.wm.rollout_driven(params, context, plans_SHA.shape[1], next_latent)
 
     def cost(self, plans_SHA, params, controller_params, context_CND, goal_ND):
         return state_distance(self.final_states(plans_SHA, params, controller_params, context_CND), goal_ND,

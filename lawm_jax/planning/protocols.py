@@ -20,6 +20,7 @@ import time
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from lawm_jax.data.sim_camera import integrate_poses
@@ -36,6 +37,9 @@ PROTOCOLS = tuple(HEADLINE)
 class Method:
     name: str
     plan: Callable  # (key, episode) -> planned actions (H, A) in the data's units
+    # (episode, planned actions) -> the states (H, N, D) the model predicts the plan passes
+    # through from the episode's first frame (None: a reference that has no model)
+    imagine: Callable | None = None
 
 
 def sample_episodes(path: str, count: int, horizon: int, seed: int, size: int, fps: float,
@@ -82,7 +86,19 @@ def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive:
         result = planner(key, model.params, controller_params, context, goal)
         return denormalize_actions(np.asarray(result.plan), stats)
 
-    return Method(name, plan)
+    return Method(name, plan, imagination(model, planner, stats, controller_params))
+
+
+def imagination(model, planner: WorldModelPlanner, stats: dict, controller_params) -> Callable:
+    """Method.imagine through `planner`'s model and drive, for plans in the data's units."""
+    rollout = jax.jit(planner.rollout)
+
+    def imagine(episode, planned_HA):
+        context, _ = context_and_goal(model, episode["video"])
+        plans = jnp.asarray(normalize_actions(np.asarray(planned_HA), stats), jnp.float32)[None]
+        return np.asarray(rollout(plans, model.params, controller_params, context))[0]
+
+    return imagine
 
 
 def latent_space_method(name: str, model, stats: dict, cem_cfg: CEMConfig, controller, controller_params,
@@ -105,7 +121,10 @@ def latent_space_method(name: str, model, stats: dict, cem_cfg: CEMConfig, contr
         actions = grounding(ground_key, model.params, controller_params, context, latents)
         return denormalize_actions(np.asarray(actions), stats)
 
-    return Method(name, plan)
+    # What the grounded actions lead to through the controller (the latent plan itself is
+    # the planner's intent; the actions are what acts).
+    through_controller = WorldModelPlanner(model.wm, cem_cfg, len(stats["mean"]), "controller", controller, metric)
+    return Method(name, plan, imagination(model, through_controller, stats, controller_params))
 
 
 def score(protocol: str, episode: dict, planned_HA) -> dict:

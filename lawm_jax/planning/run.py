@@ -17,8 +17,9 @@ config.plan.baseline, model.conditioning="actions"). Writes WORKDIR/plan/results
 (means, spreads, per-episode values, seconds per plan), results.md, paths.json (every
 episode's true and planned paths) and planned_paths.png (planned vs true paths of the
 first config.plan.pictures episodes; tools/visualize.py --plan draws more); the closed
-loop writes closed_loop_<episode>.png (each method's executed frames beside the goal)
-instead of paths.
+loop writes closed_loop_<episode>.png (each method's executed frames beside the goal;
+with config.plan.decoder, a pixel decoder of the models' encoder, also the frames each
+plan predicted) instead of paths.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 from absl import logging
 
 from lawm_jax import plots
-from lawm_jax.api import load_controller, load_world_model
+from lawm_jax.api import load_controller, load_decoder, load_world_model
 from lawm_jax.checkpoint import PLAN_DIR, RESULTS_FILE
 from lawm_jax.config import check, validate
 from lawm_jax.data.trajectories import action_stats, make_sim, read_trajectories
@@ -112,8 +113,11 @@ def plan(config, workdir: str) -> dict:
     bar = lambda n, total: progress_bar(n, total, "planning")  # noqa: E731
     if p.protocol == CLOSED_LOOP:
         try:
+            # the decoder must decode every model's encoder (each checked)
+            decoders = [load_decoder(p.decoder, for_run=run["info"]["world_model"]) for run in runs if p.decoder]
+            decode = decoders[0].decode if decoders else None
             results = run_closed_loop(sim, methods, p.episodes, config.seed, p.horizon, len(stats["mean"]), p.frames,
-                                      p.replan_every, p.goal_frames, repeat or 1, bar)
+                                      p.replan_every, p.goal_frames, repeat or 1, bar, decode, p.pictures)
         finally:
             sim.close()
         for e in range(min(p.pictures, p.episodes)):
@@ -131,7 +135,7 @@ def plan(config, workdir: str) -> dict:
         if p.pictures:
             draw_paths(paths, p.protocol, os.path.join(out_dir, PATHS_PICTURE), p.pictures)
         where, count = os.path.abspath(p.path), len(episodes)
-    drop = ("paths", "frames")
+    drop = ("paths", "frames", "imagined")
     summary = {"protocol": p.protocol, "path": where, "episodes": count,
                "headline": HEADLINE.get(p.protocol, CLOSED_LOOP_HEADLINE), "models": models, "plan": p.to_dict(),
                "methods": {m.name: {k: v for k, v in results[m.name].items() if k not in drop} for m in methods}}
@@ -168,9 +172,15 @@ def _load_runs(p) -> list[dict]:
 
 def draw_closed_loop(results: dict, methods: list[str], episode: int, out: str, title: str) -> str:
     """One episode of the closed loop: per method, the start and every executed frame, then
-    the goal (each column labelled with the frames executed so far)."""
+    the goal (each column labelled with the frames executed so far); beneath a method with
+    imagined frames (config.plan.decoder), the frames its plans predicted, decoded."""
     goal = results["goals"][episode]["frame"]
-    rows = {m: np.concatenate([results[m]["frames"][episode], goal[None]]) for m in methods}
+    rows = {}
+    for m in methods:
+        executed = results[m]["frames"][episode]
+        rows[m] = np.concatenate([executed, goal[None]])
+        if episode < len(results[m].get("imagined", [])):
+            rows[f"{m} (planned)"] = np.concatenate([executed[:1], results[m]["imagined"][episode], goal[None]])
     n = max(len(r) for r in rows.values())
     times = ["start"] + [str(i) for i in range(1, n - 1)] + ["goal"]
     return plots.frame_grid(rows, out, title=title, times=times)

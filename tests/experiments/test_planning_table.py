@@ -51,6 +51,23 @@ assert claims["LAM (noisy_0.01) + controller beats zero by >= 3 s.e. (final_dist
 assert claims["LAM (noisy) + controller within 1.5x of the baseline's final_distance"][1] == f"{row['over_baseline']:.2f}x"
 assert claims["higher capacity plans better: LAM (noisy) + controller against LAM (noisy_0.01) + controller "
               "(>= 2 s.e., final_distance, paired)"][2] == "yes"
+# The controllers' table: in LPIPS (the paper's ratio) when the rollouts were decoded, else in L1.
+from lawm_jax.planning.controller_rollouts import METRICS, PIXEL_METRICS
+
+
+def checked(pixels, scale):
+    r = {k: 0.5 * scale for k in METRICS + (PIXEL_METRICS if pixels else ())}
+    r.update({f"{k}_std": 0.0 for k in list(r)}, episodes=4, horizon=3, idm_rollout_l1=0.2, controller_rollout_l1=0.3)
+    if pixels:
+        r.update(idm_rollout_lpips=0.1 * scale, controller_rollout_lpips=0.12 * scale)
+    return {"lam": "noisy", "controllers": {"attention": {"held-out": r}}}
+
+
+both = pt.controller_report({"noisy": checked(True, 1.0), "noisy_seed1": checked(True, 2.0)})
+assert "controller ÷ IDM rollout (lpips)" in both and "decoded_true_lpips" in both
+assert "| LAM (noisy) | attention | held-out | 2 | " in both and both.rstrip().endswith("| 1.20 |")
+plain = pt.controller_report({"noisy": checked(False, 1.0)})
+assert "controller ÷ IDM rollout (l1)" in plain and "lpips" not in plain and plain.rstrip().endswith("| 1.50 |")
 print("ok")
 '''
 

@@ -159,13 +159,19 @@ def test_planning_table_script(tmp_path):
     # What limits the controller: the same root's LAM and controller reused, one change per variant.
     study = [sys.executable, os.path.join(REPO, "experiments", "controller_study.py"), f"--root={root}",
              f"--config={os.path.join(REPO, 'configs', 'arm.py')}", f"--data={root}/arm", f"--test_data={root}/test",
-             "--set=train.steps=2", "--variants=steps=3,width=32", "--episodes=2", "--env=arm", "--closed_loop=steps=3",
-             "--set=plan.episodes=2", "--set=plan.frames=2", "--set=plan.samples=8", "--set=plan.elites=2",
-             "--set=plan.iterations=2"]
+             "--set=train.steps=2", f"--variants=steps=3,width=32,data={root}/test", "--episodes=2", "--env=arm",
+             "--closed_loop=steps=3", "--set=plan.episodes=2", "--set=plan.frames=2", "--set=plan.samples=8",
+             "--set=plan.elites=2", "--set=plan.iterations=2", "--decoder_steps=2"]
     done = subprocess.run(study, capture_output=True, text=True, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.load(open(os.path.join(root, "controller_study.json")))
-    assert list(found) == ["recipe", "steps=3", "width=32"] and found["steps=3"]["steps"] == 3
+    assert list(found) == ["recipe", "steps=3", "width=32", f"data={root}/test"] and found["steps=3"]["steps"] == 3
+    # More (here: other) data for the controller alone; the paper's LPIPS columns through the decoder.
+    assert found[f"data={root}/test"]["workdir"] == os.path.join(root, "controller_study", "data_test")
+    assert json.load(open(os.path.join(root, "controller_study", "data_test", "controller.json"))
+                     )["world_model"] == os.path.join(root, "noisy")
+    assert 0 < found["recipe"]["held-out"]["controller_rollout_lpips"] and "(lpips) |" in open(
+        os.path.join(root, "controller_study.md")).read()
     # The closed loop through the recipe's controller and the variant's, on the same episodes, paired.
     assert len(found["steps=3"]["closed_loop"]["per_episode"]["final_distance"]) == 2
     loop_report = open(os.path.join(root, "controller_study.md")).read()
@@ -175,6 +181,8 @@ def test_planning_table_script(tmp_path):
     assert found["width=32"]["controller"]["width"] == 32 and found["width=32"]["held-out"]["episodes"] == 2
     bad = subprocess.run(study[:7] + ["--variants=height=3"], capture_output=True, text=True, cwd=root)
     assert bad.returncode != 0 and "height=3" in bad.stderr and "steps=N" in bad.stderr
+    bad = subprocess.run(study[:7] + [f"--variants=data={root}/nowhere"], capture_output=True, text=True, cwd=root)
+    assert bad.returncode != 0 and f"{root}/nowhere is not a trajectory folder" in bad.stderr
     bad = subprocess.run(study[:7] + ["--variants=steps=3", "--closed_loop=depth=9"], capture_output=True, text=True,
                          cwd=root)
     assert bad.returncode != 0 and "--closed_loop=depth=9" in bad.stderr and "--env" in bad.stderr

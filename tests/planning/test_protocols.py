@@ -111,6 +111,47 @@ def test_closed_loop_in_the_simulator_end_to_end(arm_runs, tmp_path):
         plan(plan_config(arm, "", protocol="closed_loop", env="camera", baseline=runs["ac"]), str(tmp_path / "x"))
 
 
+def test_closed_loop_draws_the_planned_frames(arm_runs, tmp_path):
+    """With a pixel decoder, each executed frame has beside it the frame its plan predicted
+    (the imagined state decoded alone), for the first episodes only; the picture gains a
+    row per model."""
+    import jax
+    from lawm_jax.data.sim_arm import ArmConfig, ArmSim
+    from lawm_jax.planning.closed_loop import episode_seed, make_goal, run_closed_loop
+    from lawm_jax.planning.cem import CEMConfig
+    from lawm_jax.planning.protocols import reference_methods, world_model_method
+    from lawm_jax.planning.run import draw_closed_loop
+    from tests.helpers import random_decoder
+    _, _, runs = arm_runs
+    model = load_world_model(runs["ac"])
+    q = model.wm.config.encoder.frames_per_step()
+    decoder = random_decoder(model)
+    methods = reference_methods(model.action_stats, False) + [world_model_method(
+        "action_conditioned", model, model.action_stats, CEMConfig(horizon=3, samples=8, elites=2, iterations=2),
+        "actions")]
+    sim = ArmSim(ArmConfig(image_size=32))
+    results = run_closed_loop(sim, methods, 2, 0, 3, 4, 3, 2, 3, q, decode=decoder.decode, imagined_episodes=1)
+    imagined = results["action_conditioned"]["imagined"]
+    assert len(imagined) == 1 and imagined[0].shape == (3, 32, 32, 3) and imagined[0].dtype == np.uint8
+    assert "imagined" not in results["random"]  # no model, nothing imagined
+    # The first two frames by hand: the first plan, imagined from the start and decoded.
+    goal = make_goal(sim, episode_seed(0, 0), 3)
+    sim.reset(np.random.default_rng(episode_seed(0, 0)))
+    episode = {"video": np.repeat(np.stack([sim.render(), goal["frame"]]), q, axis=0),
+               "actions": np.zeros((3, 4), np.float32)}
+    sim.close()
+    key = jax.random.fold_in(jax.random.split(jax.random.key(0), 2)[0], 1)
+    planned = methods[-1].plan(key, episode)
+    states = methods[-1].imagine(episode, planned)[:2]
+    want = np.round(np.clip(np.asarray(decoder.decode(states[:, None]))[:, -1], 0, 1) * 255)
+    np.testing.assert_allclose(imagined[0][:2], want, atol=1)
+    with_plans = draw_closed_loop(results, [m.name for m in methods], 0, str(tmp_path / "a.png"), "x")
+    without = draw_closed_loop(results, [m.name for m in methods], 1, str(tmp_path / "b.png"), "x")
+    from PIL import Image
+    assert Image.open(with_plans).height > Image.open(without).height
+    looks_like_a_picture(with_plans)
+
+
 @pytest.mark.slow
 def test_closed_loop_on_metaworld(tmp_path):
     """The Metaworld chain end to end at tiny size: scripted and random reach episodes, a
