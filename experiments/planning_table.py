@@ -37,7 +37,7 @@ from common import (DATA, FIELD, ROOT, SEED, base_config, command_line, decoder,
 from lawm_jax.data.trajectories import generate_trajectories
 from lawm_jax.api import load_controller
 from lawm_jax.planning.controller_rollouts import METRICS, PIXEL_METRICS, controller_rollouts
-from lawm_jax.planning.run import plan
+from lawm_jax.planning.run import plan, truth_ranks
 from lawm_jax.train.controller import train_controller
 
 TEST_DATA = flags.DEFINE_string("test_data", "", "held-out trajectories (generated with seed 1 if missing)")
@@ -182,6 +182,27 @@ def controller_report(checked: dict) -> str:
                     rows))
 
 
+def truth_report(results: dict) -> str:
+    """How well each model's cost ranks the true actions (planning.run.truth_ranks), per
+    method over its seeds (± std over seeds with several, over episodes with one)."""
+    groups = {}
+    for r in results.values():
+        for method, t in r["truth_rank"].items():
+            name = NAMES[method].format(r["lam"]) if method in NAMES else method
+            groups.setdefault(name, []).append(t)
+    rows = []
+    for name, runs in groups.items():
+        values = [t["truth_rank"] for t in runs]
+        spread = np.std(values) if len(runs) > 1 else runs[0]["truth_rank_std"]
+        rows.append([name, str(len(runs)), f"{np.mean(values):.3f} ± {spread:.3f}"])
+    draws = next(iter(next(iter(results.values()))["truth_rank"].values()))["draws"]
+    return ("Does the model know the right plan? Per held-out episode, the share of "
+            f"{draws} random plans (the random reference's) that the model's planning cost scores below the "
+            "episode's true actions (0: the truth beats them all; 0.5: the cost cannot tell; "
+            "lawm_jax/planning/run.py truth_ranks). Mean ± std over seeds (over episodes for one seed).\n\n"
+            + table(["model", "seeds", "random plans scored below the truth"], rows))
+
+
 def report(results: dict, env: str, protocol: str) -> tuple[str, dict]:
     """The Markdown table of the plan jobs (random and zero once, the baseline and each LAM
     over their seeds), and its numbers. A metric's cell: mean ± std over episodes (one seed)
@@ -314,6 +335,7 @@ def main(argv):
                        "coefficient": coef if coef is not None else float(lam_coefficient(kind))}
                 results[label] = {**planned(c, f"plan_{label}"), **tag}
                 results[label]["controllers"] = controllers_checked(c, DATA.value, test)
+                results[label]["truth_rank"] = truth_ranks(c)
                 if CLOSED_LOOP.value:
                     c.plan.update(protocol="closed_loop", env=env)
                     if LOOP_EPISODES.value:
@@ -323,6 +345,8 @@ def main(argv):
     body = text + f"\n\nPaper, for orientation: {PAPER[protocol]}.\n"
     if all("controllers" in r for r in results.values()):
         body += "\n" + controller_report(results) + f"\n\nPaper, for orientation: {PAPER_CONTROLLER}.\n"
+    if all("truth_rank" in r for r in results.values()):
+        body += "\n" + truth_report(results) + "\n"
     found = findings(numbers, next(iter(results.values()))["headline"])
     if loops:
         loop_text, loop_numbers = report(loops, env, "closed_loop")

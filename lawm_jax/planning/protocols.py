@@ -40,6 +40,8 @@ class Method:
     # (episode, planned actions) -> the states (H, N, D) the model predicts the plan passes
     # through from the episode's first frame (None: a reference that has no model)
     imagine: Callable | None = None
+    # (episode, plans (S, H, A) in the data's units) -> the planner's costs (S,)
+    score: Callable | None = None
 
 
 def sample_episodes(path: str, count: int, horizon: int, seed: int, size: int, fps: float,
@@ -86,7 +88,14 @@ def world_model_method(name: str, model, stats: dict, cem_cfg: CEMConfig, drive:
         result = planner(key, model.params, controller_params, context, goal)
         return denormalize_actions(np.asarray(result.plan), stats)
 
-    return Method(name, plan, imagination(model, planner, stats, controller_params))
+    cost = jax.jit(planner.cost)
+
+    def score(episode, plans_SHA):
+        context, goal = context_and_goal(model, episode["video"])
+        plans = jnp.asarray(normalize_actions(np.asarray(plans_SHA), stats), jnp.float32)
+        return np.asarray(cost(plans, model.params, controller_params, context, goal))
+
+    return Method(name, plan, imagination(model, planner, stats, controller_params), score)
 
 
 def imagination(model, planner: WorldModelPlanner, stats: dict, controller_params) -> Callable:
@@ -99,6 +108,21 @@ def imagination(model, planner: WorldModelPlanner, stats: dict, controller_param
         return np.asarray(rollout(plans, model.params, controller_params, context))[0]
 
     return imagine
+
+
+def truth_rank(method: Method, random: Method, episodes: list[dict], draws: int, seed: int) -> dict:
+    """How well a model's planning cost knows the right plan: per episode, the share of
+    `draws` plans of the `random` reference that `method.score` scores below the
+    episode's true actions, ties counted half (0: the truth beats every random plan; 0.5:
+    the cost cannot tell them apart). Its mean, std and per-episode values."""
+    keys = jax.random.split(jax.random.key(seed), len(episodes))
+    ranks = []
+    for key, episode in zip(keys, episodes):
+        plans = np.stack([episode["actions"]] + [random.plan(k, episode) for k in jax.random.split(key, draws)])
+        costs = method.score(episode, plans)
+        ranks.append(float(np.mean(costs[1:] < costs[0]) + 0.5 * np.mean(costs[1:] == costs[0])))  # ties: half
+    return {"truth_rank": float(np.mean(ranks)), "truth_rank_std": float(np.std(ranks)), "draws": draws,
+            "per_episode": ranks}
 
 
 def latent_space_method(name: str, model, stats: dict, cem_cfg: CEMConfig, controller, controller_params,

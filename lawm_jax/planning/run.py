@@ -39,7 +39,7 @@ from lawm_jax.planning.cem import CEMConfig
 from lawm_jax.planning.closed_loop import CLOSED_LOOP, CLOSED_LOOP_HEADLINE, run_closed_loop
 from lawm_jax.planning.planner import METRICS
 from lawm_jax.planning.protocols import (HEADLINE, PROTOCOLS, latent_space_method, reference_methods, run_protocol,
-                                         sample_episodes, world_model_method)
+                                         sample_episodes, truth_rank, world_model_method)
 from lawm_jax.progress import progress_bar
 
 PATHS_FILE = "paths.json"  # every episode's true and planned paths, per method
@@ -95,16 +95,9 @@ def plan(config, workdir: str) -> dict:
     else:
         meta, _ = read_trajectories(p.path)
         stats = action_stats(p.path)
-    cem = cem_config(p)
-    methods = reference_methods(stats, p.straight_line)
+    methods = reference_methods(stats, p.straight_line) + model_methods(p, runs, meta, p.latent_space)
     repeat = None
     for run in runs:
-        _check_run(run["model"], run["action_names"], meta, run["path"])
-        methods.append(world_model_method(run["name"], run["model"], run["stats"], cem, run["drive"],
-                                          run["controller"], run["controller_params"], p.cost))
-        if run["name"] == "lam" and p.latent_space:  # the same LAM, planned in latent-action space
-            methods.append(latent_space_method("lam_latent", run["model"], run["stats"], cem, run["controller"],
-                                               run["controller_params"], p.cost, p.latent_prior_std))
         repeat = _repeat(repeat, run["model"])
     models = {run["name"]: run["info"] for run in runs}
     out_dir = os.path.join(workdir, PLAN_DIR)
@@ -145,6 +138,40 @@ def plan(config, workdir: str) -> dict:
         f.write(results_table(summary) + "\n")
     logging.info("wrote %s\n%s", out_dir, results_table(summary))
     return summary
+
+
+def model_methods(p, runs: list[dict], meta: dict, latent_space: bool) -> list:
+    """The Methods of the runs config.plan names (each checked against the data's
+    environment): CEM through each, and the LAM in latent-action space if asked."""
+    cem, methods = cem_config(p), []
+    for run in runs:
+        _check_run(run["model"], run["action_names"], meta, run["path"])
+        methods.append(world_model_method(run["name"], run["model"], run["stats"], cem, run["drive"],
+                                          run["controller"], run["controller_params"], p.cost))
+        if run["name"] == "lam" and latent_space:  # the same LAM, planned in latent-action space
+            methods.append(latent_space_method("lam_latent", run["model"], run["stats"], cem, run["controller"],
+                                               run["controller_params"], p.cost, p.latent_prior_std))
+    return methods
+
+
+def truth_ranks(config, draws: int = 127) -> dict:
+    """For the offline protocols: how well each model's planning cost ranks the held-out
+    episodes' true actions among `draws` random plans (protocols.truth_rank), on the plan
+    job's episodes; {method: truth_rank(...)}. Low: the model knows the right plan, and
+    planning fails elsewhere (the search, the controller's reach); near 0.5: the cost
+    itself cannot tell."""
+    p = config.plan
+    check_plan(p)
+    if p.protocol == CLOSED_LOOP or not p.path:
+        raise ConfigError("truth_ranks needs an offline protocol (droid, recon) and config.plan.path")
+    meta, _ = read_trajectories(p.path)
+    runs = _load_runs(p)
+    random = reference_methods(action_stats(p.path), p.straight_line)[0]
+    repeat = None
+    for run in runs:
+        repeat = _repeat(repeat, run["model"])
+    episodes = sample_episodes(p.path, p.episodes, p.horizon, config.seed, meta["image_size"], meta["fps"], repeat or 1)
+    return {m.name: truth_rank(m, random, episodes, draws, config.seed) for m in model_methods(p, runs, meta, False)}
 
 
 def _load_runs(p) -> list[dict]:

@@ -68,6 +68,15 @@ assert "controller ÷ IDM rollout (lpips)" in both and "decoded_true_lpips" in b
 assert "| LAM (noisy) | attention | held-out | 2 | " in both and both.rstrip().endswith("| 1.20 |")
 plain = pt.controller_report({"noisy": checked(False, 1.0)})
 assert "controller ÷ IDM rollout (l1)" in plain and "lpips" not in plain and plain.rstrip().endswith("| 1.50 |")
+# Does the model know the right plan: per method over its seeds.
+ranks = {"noisy": {"lam": "noisy", "truth_rank": {"lam": {"truth_rank": 0.2, "truth_rank_std": 0.1, "draws": 127},
+                                                  "action_conditioned": {"truth_rank": 0.1, "truth_rank_std": 0.05,
+                                                                         "draws": 127}}},
+         "noisy_seed1": {"lam": "noisy", "truth_rank": {"lam": {"truth_rank": 0.4, "truth_rank_std": 0.1,
+                                                                "draws": 127}}}}
+text = pt.truth_report(ranks)
+assert "| LAM (noisy) + controller | 2 | 0.300 ± 0.100 |" in text and "| action_conditioned | 1 | 0.100 ± 0.050 |" in text
+assert "share of 127 random plans" in text
 print("ok")
 '''
 

@@ -154,6 +154,8 @@ def test_planning_table_script(tmp_path):
     # The controllers against the IDM (Tables S1/S2 left): both seeds' attention controllers, the MLP once.
     assert "| LAM (noisy) | attention | held-out | 2 |" in report and "| LAM (noisy) | attention | training | 2 |" in report
     assert "| LAM (noisy) | action-only MLP | held-out | 1 |" in report
+    assert set(results["noisy_seed1"]["truth_rank"]) == {"lam", "action_conditioned"}
+    assert "random plans scored below the truth |" in report
     checked = results["noisy_seed1"]["controllers"]["attention"]["held-out"]
     assert checked["episodes"] == 3 and 0 <= checked["rel_error"]
     # What limits the controller: the same root's LAM and controller reused, one change per variant.
@@ -206,7 +208,10 @@ def test_planning_table_script_on_metaworld_closed_loop(tmp_path):
     assert set(results) == {"noisy", "closed_loop"} and results["noisy"]["protocol"] == "droid"
     loop = results["closed_loop"]["noisy"]
     assert loop["protocol"] == "closed_loop" and loop["path"] == "metaworld:reach" and loop["episodes"] == 2
-    assert set(loop["methods"]["lam_latent"]["per_episode"]) == {"final_distance", "object_distance", "success"}
+    for r in loop["methods"].values():  # Metaworld's own criterion beside the distances, every method
+        assert set(r["per_episode"]) == {"final_distance", "object_distance", "success"}
+        assert set(r["per_episode"]["success"]) <= {0.0, 1.0} and r["final_distance"] > 0
+    assert set(loop["methods"]) == {"random", "zero", "lam", "lam_latent", "lam_mlp", "action_conditioned"}
     report = open(os.path.join(root, "planning_table.md")).read()
     assert "Closed loop in the simulator" in report and "| LAM (noisy), CEM in latent space |" in report
     assert os.path.exists(os.path.join(root, "loop_noisy", "plan", "closed_loop_0.png"))

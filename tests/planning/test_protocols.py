@@ -49,6 +49,13 @@ def test_droid_protocol_end_to_end(arm_runs, tmp_path):
     looks_like_a_picture(draw_plan(str(tmp_path), str(tmp_path / "new" / "folder" / "paths.png"), episodes=1))
     with pytest.raises(ConfigError, match="episodes=0"):
         draw_plan(str(tmp_path), episodes=0)
+    # How well each model's cost ranks the true actions, on the same episodes.
+    from lawm_jax.planning.run import truth_ranks
+    ranks = truth_ranks(plan_config(arm, test, controller=runs["ctrl"], baseline=runs["ac"]), draws=8)
+    assert set(ranks) == {"lam", "action_conditioned"}
+    assert all(len(r["per_episode"]) == 3 and 0 <= r["truth_rank"] <= 1 for r in ranks.values())
+    with pytest.raises(ConfigError, match="offline protocol"):
+        truth_ranks(plan_config(arm, "", protocol="closed_loop", env="arm", baseline=runs["ac"]))
 
 
 def test_recon_protocol_end_to_end(tmp_path):
@@ -152,28 +159,27 @@ def test_closed_loop_draws_the_planned_frames(arm_runs, tmp_path):
     looks_like_a_picture(with_plans)
 
 
-@pytest.mark.slow
-def test_closed_loop_on_metaworld(tmp_path):
-    """The Metaworld chain end to end at tiny size: scripted and random reach episodes, a
-    LAM, its controller and the baseline, then the closed loop scored by Metaworld."""
-    from configs import metaworld
-    from tests.helpers import need_package
-    need_package("metaworld", "metaworld")
-    data = str(tmp_path / "data")
-    generate_trajectories("metaworld:reach", data, episodes=3, length=6, size=32, policy="mixed")
-    train(small(metaworld, "noisy", data), str(tmp_path / "lam"))
-    train(small(metaworld, "actions", data), str(tmp_path / "ac"))
-    c = small(metaworld, "controller", data)
-    c.controller.world_model = str(tmp_path / "lam")
-    train_controller(c, str(tmp_path / "ctrl"))
-    c = plan_config(metaworld, "", protocol="closed_loop", env="metaworld:reach", controller=str(tmp_path / "ctrl"),
-                    baseline=str(tmp_path / "ac"), episodes=2, frames=2, replan_every=1, goal_frames=4)
-    summary = plan(c, str(tmp_path / "loop"))
-    assert set(summary["methods"]) == {"random", "zero", "lam", "lam_latent", "action_conditioned"}
-    for r in summary["methods"].values():
-        assert set(r["per_episode"]) == {"final_distance", "object_distance", "success"}
-        assert set(r["per_episode"]["success"]) <= {0.0, 1.0} and r["final_distance"] > 0
-    looks_like_a_picture(tmp_path / "loop" / "plan" / "closed_loop_1.png")
+def test_truth_rank_reads_what_a_cost_knows():
+    """A cost that is the distance to the true actions ranks the truth first (0), its
+    negation last (1), a cost blind to the plan in the middle (0.5: ties count half); real
+    random plans from the data's statistics, straight lines included."""
+    from lawm_jax.planning.protocols import Method, reference_methods, truth_rank
+    stats = {"mean": [0.0, 0.1], "std": [1.0, 0.5], "low": [-2.0, -1.0], "high": [2.0, 1.0]}
+    rng = np.random.default_rng(0)
+    episodes = [{"actions": rng.normal(size=(3, 2)).astype(np.float32)} for _ in range(4)]
+    oracle = lambda ep, plans: np.abs(plans - ep["actions"]).sum(axis=(1, 2))  # noqa: E731
+    for straight in (False, True):
+        random = reference_methods(stats, straight)[0]
+        knows = truth_rank(Method("m", None, score=oracle), random, episodes, draws=16, seed=0)
+        assert knows["truth_rank"] == 0 and knows["per_episode"] == [0.0] * 4 and knows["draws"] == 16
+        wrong = truth_rank(Method("m", None, score=lambda ep, p: -oracle(ep, p)), random, episodes, 16, 0)
+        assert wrong["truth_rank"] == 1
+        blind = truth_rank(Method("m", None, score=lambda ep, p: np.zeros(len(p))), random, episodes, 16, 0)
+        assert blind["truth_rank"] == 0.5
+    # Half the draws nearer the truth than a cost that moves the truth: the share counts them.
+    shifted = lambda ep, plans: np.abs(plans - ep["actions"] - 0.7).sum(axis=(1, 2))  # noqa: E731
+    some = truth_rank(Method("m", None, score=shifted), reference_methods(stats, False)[0], episodes, 64, 1)
+    assert 0 < some["truth_rank"] < 1 and some["truth_rank"] == pytest.approx(np.mean(some["per_episode"]))
 
 
 def test_mistakes_are_named(arm_runs, tmp_path):
