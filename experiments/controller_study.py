@@ -87,6 +87,11 @@ def closed_loop(name: str, workdir: str) -> dict:
     return plan(c, out)
 
 
+def cell(r: dict, key: str) -> str:
+    d = 4 if "lpips" in key else 3  # LPIPS of 32 px frames is small
+    return f"{r[key]:.{d}f} ± {r[key + '_std']:.{d}f}"
+
+
 def success(method: dict) -> str:
     return f"{method['success']:.2f}" if "success" in method else "-"  # Metaworld's; the arm has none
 
@@ -144,7 +149,7 @@ def main(argv):
         for split, path in (("held-out", TEST_DATA.value), ("training", DATA.value)):
             r = controller_rollouts(ctrl, path, EPISODES.value, horizon, SEED.value, **pixels)
             results[name][split] = r
-            rows.append([name, split] + [f"{r[k]:.3f} ± {r[k + '_std']:.3f}" for k in columns]
+            rows.append([name, split] + [cell(r, k) for k in columns]
                         + [f"{r[f'controller_rollout_{unit}'] / r[f'idm_rollout_{unit}']:.2f}"])
         if name in CLOSED_LOOP.value:
             loops[name] = closed_loop(name, workdir)

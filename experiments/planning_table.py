@@ -164,7 +164,8 @@ def controller_report(checked: dict) -> str:
         for k in metrics:
             values = [r[k] for r in runs]
             spread = np.std(values) if len(runs) > 1 else runs[0][f"{k}_std"]
-            cells.append(f"{np.mean(values):.3f} ± {spread:.3f}")
+            d = 4 if "lpips" in k else 3  # LPIPS of 32 px frames is small
+            cells.append(f"{np.mean(values):.{d}f} ± {spread:.{d}f}")
         ratio = np.mean([r[f"controller_rollout_{unit}"] / r[f"idm_rollout_{unit}"] for r in runs])
         rows.append([f"LAM ({lam})", name, split, str(len(runs))] + cells + [f"{ratio:.2f}"])
     first = next(iter(checked.values()))["controllers"]
