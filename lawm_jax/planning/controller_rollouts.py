@@ -73,12 +73,11 @@ def controller_rollouts(ctrl, path: str, episodes: int, horizon: int, seed: int,
     episodes, and the per-episode values; PIXEL_METRICS too when given a LoadedDecoder of
     the LAM's encoder and LPIPS parameters (models/lpips.py)."""
     model = ctrl.world_model
+    q = model.wm.config.encoder.frames_per_step()
     meta, _ = read_trajectories(path)
-    windows = sample_episodes(path, episodes, horizon, seed, meta["image_size"], meta["fps"],
-                              model.wm.config.encoder.frames_per_step())
+    windows = sample_episodes(path, episodes, horizon, seed, meta["image_size"], meta["fps"], q)
     run = _rollouts(model.wm, ctrl.controller, horizon)
     pixels = decoder is not None and lpips_params is not None
-    q = model.wm.config.encoder.frames_per_step()
     rows = {k: [] for k in METRICS + (PIXEL_METRICS if pixels else ())}
     for start in range(0, len(windows), batch):
         part = windows[start:start + batch]

@@ -96,9 +96,7 @@ def plan(config, workdir: str) -> dict:
         meta, _ = read_trajectories(p.path)
         stats = action_stats(p.path)
     methods = reference_methods(stats, p.straight_line) + model_methods(p, runs, meta, p.latent_space)
-    repeat = None
-    for run in runs:
-        repeat = _repeat(repeat, run["model"])
+    repeat = _frames_per_state(runs)
     models = {run["name"]: run["info"] for run in runs}
     out_dir = os.path.join(workdir, PLAN_DIR)
     os.makedirs(out_dir, exist_ok=True)
@@ -110,7 +108,7 @@ def plan(config, workdir: str) -> dict:
             decoders = [load_decoder(p.decoder, for_run=run["info"]["world_model"]) for run in runs if p.decoder]
             decode = decoders[0].decode if decoders else None
             results = run_closed_loop(sim, methods, p.episodes, config.seed, p.horizon, len(stats["mean"]), p.frames,
-                                      p.replan_every, p.goal_frames, repeat or 1, bar, decode, p.pictures)
+                                      p.replan_every, p.goal_frames, repeat, bar, decode, p.pictures)
         finally:
             sim.close()
         for e in range(min(p.pictures, p.episodes)):
@@ -119,7 +117,7 @@ def plan(config, workdir: str) -> dict:
         where, count = p.env, p.episodes
     else:
         episodes = sample_episodes(p.path, p.episodes, p.horizon, config.seed, meta["image_size"], meta["fps"],
-                                   repeat or 1)
+                                   repeat)
         results = run_protocol(p.protocol, methods, episodes, config.seed, bar)
         paths = {"true": results["true_paths"], **{m.name: results[m.name]["paths"] for m in methods}}
         with open(os.path.join(out_dir, PATHS_FILE), "w") as f:  # for tools/visualize.py
@@ -167,10 +165,8 @@ def truth_ranks(config, draws: int = 127) -> dict:
     meta, _ = read_trajectories(p.path)
     runs = _load_runs(p)
     random = reference_methods(action_stats(p.path), p.straight_line)[0]
-    repeat = None
-    for run in runs:
-        repeat = _repeat(repeat, run["model"])
-    episodes = sample_episodes(p.path, p.episodes, p.horizon, config.seed, meta["image_size"], meta["fps"], repeat or 1)
+    episodes = sample_episodes(p.path, p.episodes, p.horizon, config.seed, meta["image_size"], meta["fps"],
+                               _frames_per_state(runs))
     return {m.name: truth_rank(m, random, episodes, draws, config.seed) for m in model_methods(p, runs, meta, False)}
 
 
@@ -256,9 +252,10 @@ def _check_run(model, names, meta: dict, run: str):
                           f"{meta['image_size']}px ones: regenerate them with --size={size}")
 
 
-def _repeat(current, model):
-    """Frames per state of the models (one real frame per state): all must agree."""
-    q = model.wm.config.encoder.frames_per_step()
-    if current not in (None, q):
+def _frames_per_state(runs: list[dict]) -> int:
+    """Frames per state of the runs' models (one real frame per state; 1 without runs):
+    all must agree."""
+    sizes = {run["model"].wm.config.encoder.frames_per_step() for run in runs}
+    if len(sizes) > 1:
         raise ConfigError("the models to compare have encoders of different tubelet sizes")
-    return q
+    return sizes.pop() if sizes else 1
