@@ -164,6 +164,10 @@ def base_config(bottleneck: str | None = None) -> ml_collections.ConfigDict:
     c.train.steps = 300
     c.train.muon_lr = 0.02
     c.train.adam_lr = 1e-3
+    # Muon's Newton-Schulz products: "bfloat16" inputs with float32 accumulation (the
+    # original Muon's and PyTorch's) or "float32" (optax's; faster on CPUs without bf16
+    # products, docs/PERFORMANCE.md)
+    c.train.muon_ns_dtype = "bfloat16"
     c.train.weight_decay = 0.04
     c.train.warmup_frac = 0.1
     c.train.clip_norm = 1.0

@@ -37,6 +37,7 @@ JOBS = tuple(JOB_SECTIONS)
 PARAM_SHARDINGS = ("replicated", "fsdp")  # lawm_jax/train/sharding.py: whole, or split over fsdp
 COLLECTIVES = ("auto", "shard_map")
 FEATURE_DTYPES = ("float32", "float16")
+NS_DTYPES = ("float32", "bfloat16")  # train.muon_ns_dtype (train/optimizer.py)
 CROPS = ("random_resized", "center")
 DTYPES = ("float32", "bfloat16")
 LPIPS_NETS = (*NETS, "none")
@@ -170,6 +171,7 @@ def validate(config, paths: bool = False) -> WorldModelConfig:
     check(t.steps >= 1, "train.steps", t.steps, "must be >= 1")
     for field in ("muon_lr", "adam_lr"):
         check(t[field] > 0, f"train.{field}", t[field], "must be > 0")
+    check(t.muon_ns_dtype in NS_DTYPES, "train.muon_ns_dtype", t.muon_ns_dtype, f"must be one of {NS_DTYPES}")
     check(0 <= t.warmup_frac < 1, "train.warmup_frac", t.warmup_frac, "must be in [0, 1)")
     check(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0")
     check(t.clip_norm > 0, "train.clip_norm", t.clip_norm, "must be > 0")
