@@ -7,6 +7,8 @@ H heads, K head dim.
 """
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -65,15 +67,119 @@ def step_causal_mask(steps: int, tokens_per_step: int, start=0, key_steps: int |
     return query_step[:, None] >= key_step[None, :]
 
 
+BLOCKED_MIN_KEYS = 1024  # dot_product_attention on the CPU: blocked from here (measured)
+
+
+def _key_blocks(x_BSHK, block: int):
+    """(S / block rounded up, B, H, block, K): the keys or values cut into blocks, the
+    last one zero-padded."""
+    b, s, h, k = x_BSHK.shape
+    nb = -(-s // block)
+    x = jnp.pad(x_BSHK, ((0, 0), (0, nb * block - s), (0, 0), (0, 0)))
+    return x.reshape(b, nb, block, h, k).transpose(1, 0, 3, 2, 4)
+
+
+def _block_logits(qh_BHLK, k_BHSK, positions_S, keys: int, tokens_per_step: int):
+    """Scaled logits of all queries against one key block, float32, with the keys past
+    the end (padding) and, block-causal, the keys of later steps at float32's minimum."""
+    logits = jnp.einsum("bhqk,bhsk->bhqs", qh_BHLK, k_BHSK, preferred_element_type=jnp.float32)
+    keep = positions_S < keys
+    if tokens_per_step:
+        query_step = jnp.arange(qh_BHLK.shape[2]) // tokens_per_step
+        keep = keep[None, :] & (positions_S[None, :] // tokens_per_step <= query_step[:, None])
+    return jnp.where(keep, logits, jnp.finfo(jnp.float32).min)
+
+
+def _blocked_forward(q_BLHK, k_BSHK, v_BSHK, block, tokens_per_step):
+    """(out, log-sum-exp per query): a scan over key blocks keeping, per query, the running
+    maximum m, the softmax's running denominator l and the running weighted sum of values."""
+    b, length, h, d = q_BLHK.shape
+    keys = k_BSHK.shape[1]
+    scale = np.float32(1.0 / np.sqrt(d)).astype(q_BLHK.dtype)
+    qh = jnp.transpose(q_BLHK * scale, (0, 2, 1, 3))
+    kb, vb = _key_blocks(k_BSHK, block), _key_blocks(v_BSHK, block)
+    positions = jnp.arange(kb.shape[0] * block).reshape(-1, block)
+
+    def step(carry, xs):
+        m, l, acc = carry
+        k, v, pos = xs
+        logits = _block_logits(qh, k, pos, keys, tokens_per_step)
+        m_new = jnp.maximum(m, logits.max(-1))
+        weights = jnp.exp(logits - m_new[..., None])
+        shrink = jnp.exp(m - m_new)  # rescales what was summed under the old maximum
+        acc = acc * shrink[..., None] + jnp.einsum("bhqs,bhsk->bhqk", weights.astype(v.dtype), v,
+                                                   preferred_element_type=jnp.float32)
+        return (m_new, l * shrink + weights.sum(-1), acc), None
+
+    init = (jnp.full((b, h, length), jnp.finfo(jnp.float32).min), jnp.zeros((b, h, length)),
+            jnp.zeros((b, h, length, v_BSHK.shape[-1])))
+    (m, l, acc), _ = jax.lax.scan(step, init, (kb, vb, positions))
+    out = jnp.transpose(acc / l[..., None], (0, 2, 1, 3)).astype(q_BLHK.dtype)
+    return out, m + jnp.log(l)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def blocked_attention(q_BLHK, k_BSHK, v_BSHK, block: int = 512, tokens_per_step: int = 0,
+                      backward_block: int = 256):
+    """dot_product_attention (no mask), or block-causal over steps of tokens_per_step
+    tokens (queries and keys the same sequence), computed one block of keys at a time with
+    an online softmax: memory O(L x block) instead of O(L x S). The backward is
+    FlashAttention-2's, over blocks of backward_block keys: it recomputes each block's
+    weights from the saved log-sum-exp instead of storing them. The default blocks were
+    the fastest on the 2-core CPU at 2,048 tokens (forward 512, backward 256 keys);
+    dot_product_attention takes this path where it measured faster (docs/PERFORMANCE.md)."""
+    return _blocked_forward(q_BLHK, k_BSHK, v_BSHK, block, tokens_per_step)[0]
+
+
+def _blocked_fwd(q, k, v, block, tokens_per_step, backward_block):
+    out, lse = _blocked_forward(q, k, v, block, tokens_per_step)
+    return out, (q, k, v, out, lse)
+
+
+def _blocked_bwd(_, tokens_per_step, block, residuals, d_out_BLHK):
+    q, k, v, out, lse = residuals
+    keys, d = k.shape[1], q.shape[-1]
+    scale = np.float32(1.0 / np.sqrt(d))
+    qh = jnp.transpose(q * scale.astype(q.dtype), (0, 2, 1, 3))
+    d_out = jnp.transpose(d_out_BLHK, (0, 2, 1, 3))
+    # D = rowsum(dO * O): the softmax's backward in one number per query
+    delta = jnp.einsum("bhqk,bqhk->bhq", d_out.astype(jnp.float32), out.astype(jnp.float32))
+    kb, vb = _key_blocks(k, block), _key_blocks(v, block)
+    positions = jnp.arange(kb.shape[0] * block).reshape(-1, block)
+
+    def step(dq, xs):
+        kj, vj, pos = xs
+        weights = jnp.exp(_block_logits(qh, kj, pos, keys, tokens_per_step) - lse[..., None])
+        dv = jnp.einsum("bhqs,bhqk->bhsk", weights.astype(d_out.dtype), d_out, preferred_element_type=jnp.float32)
+        dw = jnp.einsum("bhqk,bhsk->bhqs", d_out, vj, preferred_element_type=jnp.float32)
+        dlogits = (weights * (dw - delta[..., None])).astype(q.dtype)
+        dq = dq + jnp.einsum("bhqs,bhsk->bhqk", dlogits, kj, preferred_element_type=jnp.float32)
+        dk = jnp.einsum("bhqs,bhqk->bhsk", dlogits, qh, preferred_element_type=jnp.float32)
+        return dq, (dk, dv)
+
+    dq, (dk, dv) = jax.lax.scan(step, jnp.zeros(qh.shape, jnp.float32), (kb, vb, positions))
+    unblock = lambda x: jnp.transpose(x, (1, 0, 3, 2, 4)).reshape(k.shape[0], -1, *k.shape[2:3], x.shape[-1])[:, :keys]  # noqa: E731
+    return (jnp.transpose(dq * scale, (0, 2, 1, 3)).astype(q.dtype), unblock(dk).astype(k.dtype),
+            unblock(dv).astype(v.dtype))
+
+
+blocked_attention.defvjp(_blocked_fwd, _blocked_bwd)
+
+
 def dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=None):
     """softmax(q k^T / sqrt(K)) v over heads, softmax in float32; mask True = attend.
 
     On a GPU with bf16/fp16 inputs: jax.nn.dot_product_attention's cuDNN fused (flash)
     kernel, which takes the block-causal mask as a boolean mask (XLA's path where cuDNN
-    refuses a shape). Elsewhere two einsums and a softmax: on CPU this ran 0.65x the time
-    forward and 0.75x forward + backward of jax.nn.dot_product_attention's XLA path, whose grouped-query
-    vmap and reshapes cost more than the products (docs/PERFORMANCE.md).
+    refuses a shape). On the CPU without a mask and with BLOCKED_MIN_KEYS keys or more:
+    blocked_attention (an online softmax over key blocks), measured 0.64x the time forward
+    and 0.53x forward + backward at 1,024 keys, 0.48x / 0.47x at 2,048, and slower below
+    (1.29x forward at 768). Elsewhere two einsums and a softmax: on CPU this ran 0.65x the
+    time forward and 0.75x forward + backward of jax.nn.dot_product_attention's XLA path,
+    whose grouped-query vmap and reshapes cost more than the products (docs/PERFORMANCE.md).
     """
+    if mask is None and k_BSHK.shape[1] >= BLOCKED_MIN_KEYS and jax.default_backend() == "cpu":
+        return blocked_attention(q_BLHK, k_BSHK, v_BSHK)
     if mask is not None:
         mask = jnp.asarray(mask, bool)
         mask = jnp.broadcast_to(mask, (1,) * (4 - mask.ndim) + mask.shape)
@@ -96,13 +202,17 @@ def step_causal_attention(q_BLHK, k_BLHK, v_BLHK, tokens_per_step: int):
     of step t attend to the keys of steps 0..t, step by step, so the products cover
     (T + 1) / 2T of the dense ones (56 % at 8 steps). Equal to dot_product_attention
     with step_causal_mask; on CPU 0.70x its time forward and 0.64x forward + backward at
-    8 steps of 64 tokens (docs/PERFORMANCE.md).
+    8 steps of 64 tokens (docs/PERFORMANCE.md). blocked_attention's block-causal mode
+    measured slower forward + backward than this at 8 steps of 64 and of 256 tokens (1.2x,
+    1.1x), though faster forward alone at 256 (0.82x), so training keeps this path.
     """
     n = tokens_per_step
     steps = q_BLHK.shape[1] // n
     outs = [dot_product_attention(q_BLHK[:, t * n:(t + 1) * n], k_BLHK[:, :(t + 1) * n], v_BLHK[:, :(t + 1) * n])
             for t in range(steps)]
     return jnp.concatenate(outs, axis=1)
+
+
 
 
 class Attention(nn.Module):

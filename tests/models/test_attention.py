@@ -75,3 +75,39 @@ def test_block_sparse_step_causal_attention_equals_the_masked_dense_one():
     np.testing.assert_allclose(step_causal_attention(q, k, v, n), dense, atol=1e-5)
     # ...and differs from attention without the mask.
     assert np.abs(np.asarray(dot_product_attention(q, k, v) - dense)).max() > 0.1
+
+
+def test_blocked_attention_equals_the_dense_one_forward_and_backward():
+    """The online softmax over key blocks (and its FlashAttention-2 backward) gives the
+    dense einsum attention's outputs and gradients: bidirectional and block-causal, keys
+    not a multiple of the block (padding), one block or several, float32 and bf16."""
+    from lawm_jax.models.attention import blocked_attention, dot_product_attention
+    cases = [(2, 35, 3, 8, 16, 7), (1, 37, 2, 6, 16, 0), (2, 64, 2, 8, 64, 16), (1, 48, 2, 8, 8, 4)]
+    for b, length, heads, dim, block, tokens_per_step in cases:
+        q, k, v = (jax.random.normal(jax.random.key(i), (b, length, heads, dim)) for i in range(3))
+        mask = step_causal_mask(length // tokens_per_step, tokens_per_step) if tokens_per_step else None
+        dense = lambda q, k, v, mask=mask: dot_product_attention(q, k, v, mask)  # noqa: E731
+        blocked = lambda q, k, v, block=block, t=tokens_per_step: blocked_attention(q, k, v, block, t)  # noqa: E731
+        np.testing.assert_allclose(blocked(q, k, v), dense(q, k, v), atol=2e-6)
+        # A loss that weighs every output differently, so that no gradient is trivial.
+        loss = lambda f: lambda q, k, v: jnp.sum(jnp.sin(3 * f(q, k, v)))  # noqa: E731
+        grads_dense = jax.grad(loss(dense), argnums=(0, 1, 2))(q, k, v)
+        grads_blocked = jax.jit(jax.grad(loss(blocked), argnums=(0, 1, 2)))(q, k, v)
+        for gd, gb in zip(grads_dense, grads_blocked):
+            assert float(jnp.abs(gd).max()) > 1e-2
+            np.testing.assert_allclose(gb, gd, atol=5e-6 * float(jnp.abs(gd).max()) + 1e-6)
+        if tokens_per_step:  # the mask matters: the last key's gradient comes from its own step only
+            assert np.abs(np.asarray(blocked(q, k, v) - dot_product_attention(q, k, v))).max() > 0.1
+    # dot_product_attention takes the blocked path on the CPU from BLOCKED_MIN_KEYS keys:
+    # still the attention of jax.nn's reference implementation
+    from lawm_jax.models.attention import BLOCKED_MIN_KEYS
+    q, k, v = (jax.random.normal(jax.random.key(i), (1, BLOCKED_MIN_KEYS + 3, 1, 4)) for i in range(3))
+    np.testing.assert_allclose(dot_product_attention(q, k, v),
+                               jax.nn.dot_product_attention(q, k, v, implementation="xla"), atol=2e-6)
+    # bf16 inputs: the same as the dense bf16 path, to bf16's precision
+    q, k, v = (jax.random.normal(jax.random.key(i), (1, 40, 2, 8), jnp.bfloat16) for i in range(3))
+    out = blocked_attention(q, k, v, 16, 8)
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(out, np.float32),
+                               np.asarray(dot_product_attention(q, k, v, step_causal_mask(5, 8)), np.float32),
+                               atol=2e-2)
