@@ -12,7 +12,9 @@ About 12 h on 64 H100s in the paper.
 `configs/paper.py:decoder` is the pixel decoder's job (§3.4) for the same encoder;
 `configs/paper.py:controller` the controller's (§7: 3k steps, batch 256, frames
 duplicated) on action-labelled trajectories (`--config.data.path=...` and
-`--config.controller.world_model=` the LAM's workdir).
+`--config.controller.world_model=` the LAM's workdir); `configs/paper.py:plan` plans with
+CEM at the DROID budget (300 samples x 15 iterations, horizon 3; tools/bench_planning.py
+times one replanning step at these sizes).
 Bottleneck coefficients default to the paper's scaling-study values (sparse l1=0.01,
 noisy beta=5e-5); sweep them with --config.model.bottleneck.l1=... or .beta=...
 """
@@ -21,9 +23,11 @@ import dataclasses
 from configs import tiny
 from lawm_jax.models.encoder import EncoderConfig
 
+ACTION_DIM = 7  # DROID's end-effector deltas: position (3), rotation (3), gripper (1)
+
 
 def get_config(arg: str | None = None):
-    c = tiny.base_config(None if arg in tiny.JOB_ARGS else arg)
+    c = tiny.base_config(None if arg in (*tiny.JOB_ARGS, "plan") else arg)
     # scan over layers: the train step compiles in ~12 s instead of ~4.6 min
     # (tools/bench_compile.py, docs/PERFORMANCE.md).
     c.model.encoder = dataclasses.asdict(EncoderConfig.preset("vitl", dtype="bfloat16", remat=True, scan=True))
@@ -53,6 +57,8 @@ def get_config(arg: str | None = None):
     # The controller (§7): 2 self-attention blocks and 1 cross-attention block at the
     # predictor's width; configs/tiny.py:controller sets the paper's training recipe.
     c.controller.update(width=1024, num_heads=16, mlp_hidden=4096, dtype="bfloat16")
+    if arg == "plan":  # the DROID budget (configs/tiny.py's plan section): 300 x 15 x H 3
+        c.job = "plan"
     tiny.job_recipe(c, arg)  # the controller's (App. A) and the decoder's optimiser (§3.4)
     if arg == "decoder":  # at the paper's scale: batch 512, 90k steps, 12k warm-up
         c.data.global_batch = 512

@@ -115,7 +115,13 @@ def test_benchmark_configs():
     paper_config.data.source = "shapes"
     paper_cfg = validate(paper_config)
     assert (gpu.encoder, gpu.idm, gpu.predictor) == (paper_cfg.encoder, paper_cfg.idm, paper_cfg.predictor)
-    assert gpu.predictor.dtype == "bfloat16" and bench.get_config("gpu").bench.train_dtypes == ["bfloat16"]
+    g = bench.get_config("gpu").bench
+    assert gpu.predictor.dtype == "bfloat16" and g.train_dtypes == ["bfloat16"] == g.ns_dtypes
+    # The GPU check plans at the DROID budget with the paper's networks.
+    assert g.planning_configs == ["configs/paper.py"]
+    plan = paper.get_config("plan")
+    assert (plan.job, plan.plan.samples, plan.plan.iterations, plan.plan.horizon) == ("plan", 300, 15, 3)
+    assert plan.model.predictor == paper.get_config().model.predictor and paper.ACTION_DIM == 7
     validate(bench.get_config("tiny"))
     with pytest.raises(ValueError, match="cpu, gpu or tiny"):
         bench.get_config("tpu")

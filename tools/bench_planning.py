@@ -75,7 +75,10 @@ def planning_latency(config, drive: str, action_dim: int, repeats: int = 5) -> d
             "rollout_steps_per_s": cem.samples * cem.iterations * cem.horizon / median}
 
 
-def run(config_paths, repeats: int, overrides: dict) -> list[dict]:
+DRIVES = ("controller", "latent", "actions")
+
+
+def run(config_paths, repeats: int, overrides: dict, drives=DRIVES) -> list[dict]:
     """One row per config and drive (the LAM through its controller, the LAM planned in
     latent space and grounded, the baseline)."""
     rows = []
@@ -83,7 +86,7 @@ def run(config_paths, repeats: int, overrides: dict) -> list[dict]:
         spec = importlib.util.spec_from_file_location("bench_config", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        for drive in ("controller", "latent", "actions"):
+        for drive in drives:
             config = module.get_config("plan")  # fresh: planning_latency edits it for the baseline
             config.plan.update({k: v for k, v in overrides.items() if v})
             config.plan.elites = min(config.plan.elites, config.plan.samples)

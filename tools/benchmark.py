@@ -14,12 +14,16 @@ machine slows both alike. Sections (--sections, comma-separated; default all):
   peak       an n x n x n matrix product in float32 and in bf16 (float32 accumulation):
              the measured peak that utilisation is stated against
   attention  block-causal attention at the encoder's shape: jax.nn.dot_product_attention
-             (XLA), the project's einsum path with a dense mask, the block-sparse path
+             (XLA), the project's einsum path with a dense mask, the block-sparse path,
+             the blocked online softmax; then, unmasked at bench.long_attention's
+             shape (the ViT-L encoder's 2,048 tokens), the einsums against the
+             blocked online softmax (ratio_to_first: against the first row of each shape)
   encoder    frozen-encoder forward, frames/s; with bench.reference, Hugging Face's
              VJEPA2Model (PyTorch, encoder only) on the same weights and input, or for
              the pretrained AlexNet kind the same convolutions in PyTorch
-  train      the LAM train step (encoder + IDM + bottleneck + predictor + Muon/AdamW) and
-             its forward + backward alone, in each of bench.train_dtypes: clips/s,
+  train      the LAM train step (encoder + IDM + bottleneck + predictor + Muon/AdamW) with
+             Muon's Newton-Schulz in each of bench.ns_dtypes, and its forward + backward
+             alone, in each of bench.train_dtypes: clips/s,
              tokens/s, FLOP/s by XLA's count and by the hand count, utilisation against
              the peak of the same dtype; with bench.reference (float32), the same for
              tools/torch_reference.py's step of the same shapes
@@ -146,28 +150,43 @@ def attention_speed(config, repeats: int) -> list[dict]:
     """Forward and forward + backward of one block-causal attention at the encoder's shape
     in the train step (batch, steps x tokens, heads, head dim): jax.nn.dot_product_attention's
     XLA path, the project's einsum path with a dense mask, and the block-sparse path."""
-    from lawm_jax.models.attention import dot_product_attention, step_causal_attention, step_causal_mask
+    from lawm_jax.models.attention import (blocked_attention, dot_product_attention, einsum_attention,
+                                           step_causal_attention, step_causal_mask)
     wm_cfg = validate(config)
     enc = wm_cfg.encoder
     t, n = wm_cfg.steps, wm_cfg.tokens
     shape = (config.data.global_batch, t * n, enc.num_heads, enc.width // enc.num_heads)
     q, k, v = (jax.random.normal(jax.random.key(i), shape, jnp.dtype(enc.dtype)) for i in range(3))
     mask = step_causal_mask(t, n)
+    block = min(512, t * n)
     variants = {
         "jax.nn.dot_product_attention (xla)": lambda q, k, v: jax.nn.dot_product_attention(
             q, k, v, mask=jnp.asarray(mask)[None, None], implementation="xla"),
         "einsum, dense mask": lambda q, k, v: dot_product_attention(q, k, v, mask),
         "einsum, block-sparse": lambda q, k, v: step_causal_attention(q, k, v, n),
+        "blocked online softmax": lambda q, k, v: blocked_attention(q, k, v, block, n),
     }
+    rows = _attention_rows(variants, (q, k, v), repeats, "jax.nn.dot_product_attention (xla)", t)
+    # bidirectional at a long sequence (configs/bench.py: the ViT-L encoder's 2,048 tokens):
+    # the einsums against the blocked online softmax that dot_product_attention picks there
+    long = tuple(config.bench.long_attention)
+    q, k, v = (jax.random.normal(jax.random.key(i), long, jnp.dtype(enc.dtype)) for i in range(3))
+    variants = {"einsum, no mask": einsum_attention,
+                "blocked online softmax, no mask": lambda q, k, v: blocked_attention(q, k, v)}
+    return rows + _attention_rows(variants, (q, k, v), repeats, "einsum, no mask", 1)
+
+
+def _attention_rows(variants: dict, qkv, repeats: int, baseline: str, steps: int) -> list[dict]:
     fns = {}
     for name, f in variants.items():
-        fns[(name, "forward")] = blocking(jax.jit(f), q, k, v)
+        fns[(name, "forward")] = blocking(jax.jit(f), *qkv)
         grad = jax.grad(lambda q, k, v, f=f: jnp.sum(f(q, k, v).astype(jnp.float32) ** 2), argnums=(0, 1, 2))
-        fns[(name, "forward+backward")] = blocking(jax.jit(grad), q, k, v)
+        fns[(name, "forward+backward")] = blocking(jax.jit(grad), *qkv)
     times = alternate(fns, repeats)
-    dense = {what: times[("jax.nn.dot_product_attention (xla)", what)] for what in ("forward", "forward+backward")}
-    return [{"variant": name, "pass": what, "shape": "x".join(map(str, shape)), "steps": t, "ms": 1e3 * s,
-             "ratio_to_jax_nn": s / dense[what]} for (name, what), s in times.items()]
+    base = {what: times[(baseline, what)] for what in ("forward", "forward+backward")}
+    shape = "x".join(map(str, qkv[0].shape))
+    return [{"variant": name, "pass": what, "shape": shape, "steps": steps, "ms": 1e3 * s,
+             "ratio_to_first": s / base[what]} for (name, what), s in times.items()]
 
 
 def _step_parts(config, remat: bool | None = None):
@@ -227,33 +246,55 @@ def grad_runner(config, steps: int):
     return run, compiled_flops(exe)
 
 
-def train_throughput(config, repeats: int, steps: int, peak: dict, reference: bool) -> list[dict]:
-    """Two rows: the whole train step, and forward + backward alone (no optimizer: Muon's
-    Newton-Schulz runs in float32 in optax, in bf16 in PyTorch's Muon)."""
-    run, info = train_runner(config, steps)
-    grad_run, grad_flops = grad_runner(config, steps)
-    fns = {"jax": run, "jax_grad": grad_run}
+def torch_bf16_slowdown(n: int = 512) -> float:
+    """How many times slower PyTorch multiplies bf16 matrices than float32 ones here (CPUs
+    without bf16 products emulate them: ~50x measured)."""
+    import torch
+    a = {d: torch.randn(n, n, dtype=d) for d in (torch.float32, torch.bfloat16)}
+    times = alternate({d: (lambda x=x: x @ x) for d, x in a.items()}, 3)
+    return times[torch.bfloat16] / times[torch.float32]
+
+
+def train_throughput(config, repeats: int, steps: int, peak: dict, reference: bool, ns_dtypes) -> list[dict]:
+    """A row per Newton-Schulz dtype of Muon (train.muon_ns_dtype) for the whole train
+    step, and one for forward + backward alone (no optimizer). With `reference`, PyTorch's
+    step with its Muon's products in the same dtype, except bf16 where PyTorch's bf16
+    products run over 4x slower than float32 ones on this CPU (the row says so)."""
+    fns, infos, notes = {}, {}, {}
+    slowdown = torch_bf16_slowdown() if reference and "bfloat16" in ns_dtypes else 1.0
+    for ns in ns_dtypes:
+        c = copy.deepcopy(config)
+        c.train.muon_ns_dtype = ns
+        fns[f"jax_{ns}"], infos[ns] = train_runner(c, steps)
+    info = infos[ns_dtypes[0]]
+    fns["jax_grad"], grad_flops = grad_runner(config, steps)
     if reference:
         import torch
 
         from tools import torch_reference
         torch.set_num_threads(TORCH_THREADS)
         model = torch_reference.TorchLAM(info["wm_cfg"])
-        opts = torch_reference.make_optimizer(model)
         video_t = torch.from_numpy(_video(info["wm_cfg"], info["batch"]))
+        for ns in ns_dtypes:
+            if ns == "bfloat16" and slowdown > 4:
+                notes[ns] = f"PyTorch not timed: its bf16 products ran {slowdown:.0f}x slower than float32 here"
+                continue
+            opts = torch_reference.make_optimizer(model, ns_dtype=getattr(torch, ns))
+            fns[f"pytorch_{ns}"] = lambda opts=opts: [torch_reference.train_step(model, opts, video_t)
+                                                       for _ in range(steps)]
 
         def torch_grad():
             model.zero_grad(set_to_none=True)
             model(video_t).backward()
-        fns["pytorch"] = lambda: [torch_reference.train_step(model, opts, video_t) for _ in range(steps)]
         fns["pytorch_grad"] = lambda: [torch_grad() for _ in range(steps)]
     times = {k: v / steps for k, v in alternate(fns, repeats).items()}
     wm_cfg = info["wm_cfg"]
     dtype = wm_cfg.predictor.dtype
     rows = []
-    for what, name, xla_flops, hand in (("step", "jax", info["xla_flops"], info["hand_flops"]),
-                                        ("forward+backward", "jax_grad", grad_flops, info["hand_flops"])):
-        s = times[name]
+    parts = [(f"step, Newton-Schulz {ns}", ns, infos[ns]["xla_flops"]) for ns in ns_dtypes]
+    for what, name, xla_flops in parts + [("forward+backward", "grad", grad_flops)]:
+        s = times[f"jax_{name}"]
+        hand = info["hand_flops"]
         row = {"what": what, "dtype": dtype, "batch": info["batch"], "frames": wm_cfg.frames,
                "image_size": wm_cfg.image_size[0], "encoder": f"{wm_cfg.encoder.width}x{wm_cfg.encoder.depth}",
                "idm": f"{wm_cfg.idm.width}x{wm_cfg.idm.depth}",
@@ -265,9 +306,10 @@ def train_throughput(config, repeats: int, steps: int, peak: dict, reference: bo
         if peak.get(dtype):
             row["utilisation_xla"] = row["xla_flops_per_s"] / peak[dtype]
             row["utilisation_hand"] = row["hand_flops_per_s"] / peak[dtype]
-        torch_name = name.replace("jax", "pytorch")
-        if torch_name in times:
-            row.update(pytorch_step_s=times[torch_name], speedup=times[torch_name] / s)
+        if f"pytorch_{name}" in times:
+            row.update(pytorch_step_s=times[f"pytorch_{name}"], speedup=times[f"pytorch_{name}"] / s)
+        if name in notes:
+            row["note"] = notes[name]
         rows.append(row)
     return rows
 
@@ -322,9 +364,9 @@ def rollout_speed(config, samples: int, context: int, horizon: int, repeats: int
              "cached_steps_per_s": samples * horizon / times["cached"], "max_abs_diff": diff}]
 
 
-def planning(config_paths, repeats: int) -> list[dict]:
+def planning(config_paths, repeats: int, drives) -> list[dict]:
     from tools import bench_planning
-    return bench_planning.run(config_paths, repeats, {})
+    return bench_planning.run(config_paths, repeats, {}, drives)
 
 
 # -- report -------------------------------------------------------------------------------
@@ -340,12 +382,12 @@ def _table(rows, columns) -> str:
 
 COLUMNS = {
     "peak": ["dtype", "n", "seconds", "flops_per_s"],
-    "attention": ["variant", "pass", "shape", "steps", "ms", "ratio_to_jax_nn"],
+    "attention": ["variant", "pass", "shape", "steps", "ms", "ratio_to_first"],
     "encoder": ["encoder", "batch", "frames", "image_size", "dtype", "mode", "jax_frames_per_s",
                 "pytorch_frames_per_s", "speedup", "max_abs_diff"],
     "train": ["what", "encoder", "idm", "predictor", "batch", "frames", "image_size", "dtype", "step_s", "clips_per_s",
               "tokens_per_s", "xla_flops_per_s", "hand_flops_per_s", "utilisation_xla", "utilisation_hand",
-              "pytorch_step_s", "speedup"],
+              "pytorch_step_s", "speedup", "note"],
     "memory": ["remat", "batch", "argument_bytes", "temp_bytes", "peak_bytes"],
     "scaling": ["axis", "value", "tokens", "step_s", "xla_flops_per_step"],
     "rollout": ["samples", "context", "horizon", "uncached_s", "cached_s", "speedup", "max_abs_diff"],
@@ -430,7 +472,8 @@ def run(config, sections=SECTIONS, out: str = "") -> dict:
                                                       config.model.encoder["dtype"]))
     if "train" in sections:
         section("train", lambda: [row for dtype in b.train_dtypes for row in train_throughput(
-            _with_dtype(config, dtype), b.repeats, b.steps_per_run, peak, b.reference and dtype == "float32")])
+            _with_dtype(config, dtype), b.repeats, b.steps_per_run, peak, b.reference and dtype == "float32",
+            list(b.ns_dtypes))])
     if "memory" in sections:
         section("memory", lambda: memory_by_batch(config, list(b.memory_batches)))
     if "scaling" in sections:
@@ -440,7 +483,8 @@ def run(config, sections=SECTIONS, out: str = "") -> dict:
         section("rollout", lambda: rollout_speed(copy.deepcopy(config), r.samples, r.context, r.horizon,
                                                  b.repeats))
     if "planning" in sections and b.planning_configs:
-        section("planning", lambda: planning(list(b.planning_configs), b.repeats))
+        section("planning", lambda: planning(list(b.planning_configs), b.repeats,
+                                                      tuple(b.planning_drives)))
     return report
 
 

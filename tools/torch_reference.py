@@ -276,16 +276,50 @@ def _is_muon(name: str, p) -> bool:
     return p.ndim == 2 and ".layers." in name and name.endswith(".weight")
 
 
+class Muon(torch.optim.Optimizer):
+    """torch.optim.Muon's update (Nesterov momentum, 5 Newton-Schulz steps, lr scaled by
+    sqrt(max(1, out/in)), decoupled weight decay) with the Newton-Schulz products in
+    `ns_dtype`. torch's own runs them in bf16 always: on CPUs without bf16 products that is
+    ~50x slower than float32 (tools/benchmark.py measures both; docs/PERFORMANCE.md).
+    With bf16 it is torch.optim.Muon step for step (tests/tools/test_torch_reference.py)."""
+
+    def __init__(self, params, lr: float, weight_decay: float, momentum: float = 0.95,
+                 ns_dtype: torch.dtype = torch.bfloat16, eps: float = 1e-7):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum))
+        self.ns_dtype, self.eps = ns_dtype, eps
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        a, b, c = 3.4445, -4.775, 2.0315
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
+                buf.lerp_(p.grad, 1 - momentum)
+                x = p.grad.lerp(buf, momentum).to(self.ns_dtype)
+                tall = x.size(0) > x.size(1)
+                x = x.T if tall else x
+                x = x / x.norm().clamp(min=self.eps)
+                for _ in range(5):
+                    gram = x @ x.T
+                    x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+                x = x.T if tall else x
+                p.mul_(1 - lr * group["weight_decay"])
+                p.add_(x.to(p.dtype), alpha=-lr * math.sqrt(max(1.0, p.size(0) / p.size(1))))
+
+
 def make_optimizer(model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.04,
-                   muon_lr: float | None = None) -> list[torch.optim.Optimizer]:
-    """[Muon (hidden matrices), AdamW (the rest)], both decaying weights, as optax.contrib.muon:
+                   muon_lr: float | None = None, ns_dtype: torch.dtype = torch.bfloat16) -> list[torch.optim.Optimizer]:
+    """[Muon (hidden matrices), AdamW (the rest)], both decaying weights, as lawm_jax's:
     Nesterov momentum 0.95 (optax averages where torch sums; Newton-Schulz normalises the
-    scale away), 5 Newton-Schulz steps, lr scaled by sqrt(max(1, out/in)). One lr for both
-    unless muon_lr is given (lawm_jax's configs use muon_lr 0.02, adam_lr 6.25e-4)."""
+    scale away), 5 Newton-Schulz steps in ns_dtype, lr scaled by sqrt(max(1, out/in)). One
+    lr for both unless muon_lr is given (lawm_jax's configs use muon_lr 0.02, adam_lr 6.25e-4)."""
     params = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     muon = [p for k, p in params if _is_muon(k, p)]
     adam = [p for k, p in params if not _is_muon(k, p)]
-    return [torch.optim.Muon(muon, lr=muon_lr or lr, weight_decay=weight_decay),
+    return [Muon(muon, lr=muon_lr or lr, weight_decay=weight_decay, ns_dtype=ns_dtype),
             torch.optim.AdamW(adam, lr=lr, weight_decay=weight_decay)]
 
 

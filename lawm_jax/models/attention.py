@@ -188,6 +188,12 @@ def dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=None):
             return jax.nn.dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=mask, implementation="cudnn")
         except Exception:  # noqa: BLE001 - unsupported shape/dtype/GPU: XLA's fused path
             return jax.nn.dot_product_attention(q_BLHK, k_BSHK, v_BSHK, mask=mask, implementation="xla")
+    return einsum_attention(q_BLHK, k_BSHK, v_BSHK, mask)
+
+
+def einsum_attention(q_BLHK, k_BSHK, v_BSHK, mask=None):
+    """dot_product_attention's dense path: two einsums and a float32 softmax (mask
+    broadcastable to (B, H, L, S), True = attend)."""
     scale = np.float32(1.0 / np.sqrt(q_BLHK.shape[-1])).astype(q_BLHK.dtype)
     logits = jnp.einsum("bqhk,bshk->bhqs", q_BLHK * scale, k_BSHK,
                         preferred_element_type=jnp.float32)

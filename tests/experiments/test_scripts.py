@@ -249,3 +249,28 @@ def test_latent_regime_script(tmp_path):
     assert {"agents", "state change -> agents"} <= set(rows[0]["probe_r2"])
     assert all(v <= 1 for v in rows[0]["probe_r2"].values())
     assert "R² agents" in report and rows[0]["train"]["copy_last"] != rows[0]["held_out"]["copy_last"]
+
+
+def test_muon_precision_report_from_made_up_runs(tmp_path):
+    """experiments/muon_precision.py's verdict and report on made-up curves: bf16 inside
+    float32's seed band except where it is pushed out, counted after the warm-up only."""
+    steps = list(range(50, 1050, 50))
+    f32 = [[0.3 - 1e-4 * s + d for s in steps] for d in (-0.02, 0.0, 0.02)]
+    bf16 = [[v + 0.001 for v in c] for c in f32]
+    bf16[0][-1] += 0.2  # mean pushed above float32's band at the last point
+    results = {"kind": "noisy", "warmup_frac": 0.1,
+               "float32": {"steps": steps, "curves": f32, "held_out_l1": [0.20, 0.22, 0.24], "train_s": [1, 2, 3],
+                           "seeds": [0, 1, 2]},
+               "bfloat16": {"steps": steps, "curves": bf16, "held_out_l1": [0.21, 0.23, 0.25], "train_s": [1, 1, 1],
+                            "seeds": [0, 1, 2]}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    subprocess.run([sys.executable, "experiments/muon_precision.py", f"--workdir={tmp_path}", "--report_only"],
+                   check=True, capture_output=True)
+    verdict = json.loads((tmp_path / "results.json").read_text())["verdict"]
+    # 20 points, the first two (50, 100) inside the 10 % warm-up; the last one pushed out
+    assert (verdict["points_after_warmup"], verdict["inside_band"]) == (18, 17)
+    assert abs(verdict["held_out_diff"] - 0.01) < 1e-9 and abs(verdict["held_out_f32_sd"] - 0.02) < 1e-9
+    assert abs(verdict["max_paired_diff"] - 0.201) < 1e-9
+    md = (tmp_path / "results.md").read_text()
+    assert "| float32 | 3 |" in md and "at 17 of 18 points" in md
+    assert (tmp_path / "curves.png").stat().st_size > 10_000

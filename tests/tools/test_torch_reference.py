@@ -139,3 +139,25 @@ def test_train_steps_run_and_reduce_the_loss():
     losses = [torch_reference.train_step(model, optimizers, video) for _ in range(10)]
     assert all(math.isfinite(x) for x in losses), losses
     assert losses[-1] < 0.9 * losses[0], losses  # one batch, ten steps: it must fit
+
+
+def test_reference_muon_is_torchs_muon_in_bf16_and_differs_in_float32():
+    """The reference's Muon (Newton-Schulz in a chosen dtype) steps as torch.optim.Muon
+    does with bf16, and float32 products change the update (they are the option)."""
+    from tools.torch_reference import Muon
+    torch.manual_seed(0)
+    start = [torch.randn(24, 40), torch.randn(40, 16)]
+    runs = {}
+    for name, make in (("torch", lambda ps: torch.optim.Muon(ps, lr=0.02, weight_decay=0.04)),
+                       ("bf16", lambda ps: Muon(ps, lr=0.02, weight_decay=0.04)),
+                       ("f32", lambda ps: Muon(ps, lr=0.02, weight_decay=0.04, ns_dtype=torch.float32))):
+        ps = [torch.nn.Parameter(w.clone()) for w in start]
+        opt, gen = make(ps), torch.Generator().manual_seed(1)
+        for _ in range(4):
+            for p in ps:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        runs[name] = [p.detach() for p in ps]
+    for ours, theirs, first in zip(runs["bf16"], runs["torch"], start):
+        assert torch.equal(ours, theirs) and not torch.equal(ours, first)
+    assert all(0 < float((a - b).abs().max()) < 0.05 for a, b in zip(runs["f32"], runs["torch"]))
