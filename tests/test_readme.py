@@ -50,7 +50,8 @@ PARSED_ONLY = {
     r"convert_vjepa2\.py --input vitl\.pt": "tests/models/test_vjepa2_import.py converts an original-layout .pt",
     r"gather_footage\.py": "tests/data/test_gather_footage.py downloads and unpacks a real Debian package",
     r"--config\.data\.source=tfds": "tests/data/test_tfds_source.py reads a TFDS dataset it builds",
-    r"bench\.py(:gpu)? --out": "the full benchmark (25 min on CPU, or a GPU); the tiny one is executed",
+    r"bench\.py(:gpu)?( --sections=\S+)? --out": "the full benchmark (25 min on CPU, or a GPU); the tiny one is "
+                                              "executed",
     r"jupyter execute": "tests/experiments/test_notebooks.py executes every notebook",
     r"convert_lpips\.py": "tests/models/test_lpips.py runs it on random weights in torchvision's layout (the real "
                           "VGG16 weights cannot be downloaded here)",

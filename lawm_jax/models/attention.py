@@ -209,7 +209,7 @@ def step_causal_attention(q_BLHK, k_BLHK, v_BLHK, tokens_per_step: int):
     (T + 1) / 2T of the dense ones (56 % at 8 steps). Equal to dot_product_attention
     with step_causal_mask; on CPU 0.70x its time forward and 0.64x forward + backward at
     8 steps of 64 tokens (docs/PERFORMANCE.md). blocked_attention's block-causal mode
-    measured slower forward + backward than this at 8 steps of 64 and of 256 tokens (1.2x,
+    measured slower forward + backward than this at 8 steps of 64 and of 256 tokens (1.5x,
     1.1x), though faster forward alone at 256 (0.82x), so training keeps this path.
     """
     n = tokens_per_step
