@@ -19,7 +19,10 @@ from lawm_jax.api import load_world_model
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARGS = ["--config=configs/tiny.py", "--config.data.source=shapes", "--config.data.num_clips=32",
         "--config.data.global_batch=8", "--config.train.steps=4", "--config.train.log_every=1",
-        "--config.train.ckpt_every=2", "--config.model.bottleneck.kind=sparse"]
+        "--config.train.ckpt_every=2", "--config.model.bottleneck.kind=sparse",
+        # float32 Newton-Schulz: bf16 would round the float32 summation-order differences
+        # these checks allow into bf16 steps (every training test covers the bf16 default)
+        "--config.train.muon_ns_dtype=float32"]
 
 
 def start(workdir, devices, *extra):
