@@ -149,7 +149,9 @@ def encoder_throughput(encoders, repeats: int, reference: bool, dtype: str) -> l
 def attention_speed(config, repeats: int) -> list[dict]:
     """Forward and forward + backward of one block-causal attention at the encoder's shape
     in the train step (batch, steps x tokens, heads, head dim): jax.nn.dot_product_attention's
-    XLA path, the project's einsum path with a dense mask, and the block-sparse path."""
+    XLA path, the project's einsum path with a dense mask, the block-sparse path and the
+    blocked online softmax; then unmasked at bench.long_attention's shape, the einsums
+    against the blocked online softmax."""
     from lawm_jax.models.attention import (blocked_attention, dot_product_attention, einsum_attention,
                                            step_causal_attention, step_causal_mask)
     wm_cfg = validate(config)
