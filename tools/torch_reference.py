@@ -30,6 +30,7 @@ from lawm_jax.models.bottlenecks import raw_dim
 from lawm_jax.models.encoder import IMAGENET_MEAN, IMAGENET_STD
 from lawm_jax.models.layers import LN_EPS
 from lawm_jax.models.lpips import ALEXNET
+from lawm_jax.train.optimizer import NS_COEFFS, NS_STEPS
 
 
 def hf_encoder(enc_cfg, image_size: int, frames: int) -> transformers.VJEPA2Model:
@@ -290,7 +291,7 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        a, b, c = 3.4445, -4.775, 2.0315
+        a, b, c = NS_COEFFS
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
             for p in group["params"]:
@@ -302,7 +303,7 @@ class Muon(torch.optim.Optimizer):
                 tall = x.size(0) > x.size(1)
                 x = x.T if tall else x
                 x = x / x.norm().clamp(min=self.eps)
-                for _ in range(5):
+                for _ in range(NS_STEPS):
                     gram = x @ x.T
                     x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
                 x = x.T if tall else x

@@ -79,6 +79,15 @@ def _key_blocks(x_BSHK, block: int):
     return x.reshape(b, nb, block, h, k).transpose(1, 0, 3, 2, 4)
 
 
+def _blocked_inputs(q_BLHK, k_BSHK, v_BSHK, block: int):
+    """(scaled queries (B, H, L, K), key blocks, value blocks, key positions per block):
+    what the blocked forward and backward scan over."""
+    scale = np.float32(1.0 / np.sqrt(q_BLHK.shape[-1])).astype(q_BLHK.dtype)
+    kb, vb = _key_blocks(k_BSHK, block), _key_blocks(v_BSHK, block)
+    return (jnp.transpose(q_BLHK * scale, (0, 2, 1, 3)), kb, vb,
+            jnp.arange(kb.shape[0] * block).reshape(-1, block))
+
+
 def _block_logits(qh_BHLK, k_BHSK, positions_S, keys: int, tokens_per_step: int):
     """Scaled logits of all queries against one key block, float32, with the keys past
     the end (padding) and, block-causal, the keys of later steps at float32's minimum."""
@@ -93,12 +102,9 @@ def _block_logits(qh_BHLK, k_BHSK, positions_S, keys: int, tokens_per_step: int)
 def _blocked_forward(q_BLHK, k_BSHK, v_BSHK, block, tokens_per_step):
     """(out, log-sum-exp per query): a scan over key blocks keeping, per query, the running
     maximum m, the softmax's running denominator l and the running weighted sum of values."""
-    b, length, h, d = q_BLHK.shape
+    b, length, h, _ = q_BLHK.shape
     keys = k_BSHK.shape[1]
-    scale = np.float32(1.0 / np.sqrt(d)).astype(q_BLHK.dtype)
-    qh = jnp.transpose(q_BLHK * scale, (0, 2, 1, 3))
-    kb, vb = _key_blocks(k_BSHK, block), _key_blocks(v_BSHK, block)
-    positions = jnp.arange(kb.shape[0] * block).reshape(-1, block)
+    qh, kb, vb, positions = _blocked_inputs(q_BLHK, k_BSHK, v_BSHK, block)
 
     def step(carry, xs):
         m, l, acc = carry
@@ -138,14 +144,12 @@ def _blocked_fwd(q, k, v, block, tokens_per_step, backward_block):
 
 def _blocked_bwd(_, tokens_per_step, block, residuals, d_out_BLHK):
     q, k, v, out, lse = residuals
-    keys, d = k.shape[1], q.shape[-1]
-    scale = np.float32(1.0 / np.sqrt(d))
-    qh = jnp.transpose(q * scale.astype(q.dtype), (0, 2, 1, 3))
+    keys = k.shape[1]
+    scale = np.float32(1.0 / np.sqrt(q.shape[-1]))
+    qh, kb, vb, positions = _blocked_inputs(q, k, v, block)
     d_out = jnp.transpose(d_out_BLHK, (0, 2, 1, 3))
     # D = rowsum(dO * O): the softmax's backward in one number per query
     delta = jnp.einsum("bhqk,bqhk->bhq", d_out.astype(jnp.float32), out.astype(jnp.float32))
-    kb, vb = _key_blocks(k, block), _key_blocks(v, block)
-    positions = jnp.arange(kb.shape[0] * block).reshape(-1, block)
 
     def step(dq, xs):
         kj, vj, pos = xs
